@@ -199,6 +199,14 @@ function issueToProblems(src: SourceDoc, schema: z.ZodType, issue: z.core.$ZodIs
       return { ...base, ...locate(src, full, { keyOf: true }), path: full, message: msg };
     });
   }
+  if (issue.code === 'invalid_union') {
+    // The branch whose type matched (its issues lie deeper than the union
+    // itself) says what is really wrong; report those issues instead.
+    const matched = issue.errors.filter((errs) => errs.length > 0 && errs.every((e) => e.path.length > 0 || (e.code !== 'invalid_type' && e.code !== 'invalid_value')));
+    if (matched.length === 1) {
+      return matched[0]!.flatMap((e) => issueToProblems(src, schema, { ...e, path: [...issue.path, ...e.path] } as z.core.$ZodIssue, multi));
+    }
+  }
   let message: string;
   let pos = locate(src, path);
   switch (issue.code) {
@@ -211,6 +219,11 @@ function issueToProblems(src: SourceDoc, schema: z.ZodType, issue: z.core.$ZodIs
       }
       break;
     case 'invalid_value':
+      if (input === undefined) {
+        message = 'required key is missing';
+        pos = locate(src, path.slice(0, -1));
+        break;
+      }
       message = issue.values.length === 1
         ? `must be ${JSON.stringify(issue.values[0])}, got ${describe(input)}`
         : `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}; got ${describe(input)}`;
@@ -242,7 +255,8 @@ function issueToProblems(src: SourceDoc, schema: z.ZodType, issue: z.core.$ZodIs
       break;
     default:
       // custom and invalid_format issues carry the schema's own wording.
-      message = input !== undefined ? `${issue.message} (got ${describe(input)})` : issue.message;
+      // A refinement on a parent reports the parent as input: only echo scalars.
+      message = input !== undefined && (input === null || typeof input !== 'object') ? `${issue.message} (got ${describe(input)})` : issue.message;
   }
   return [{ ...base, ...pos, path, message }];
 }
