@@ -2,9 +2,19 @@
  * The `tabby` command. One program, two faces: when CNI_COMMAND is set it is
  * the CNI plugin (stdin/stdout per the CNI spec); otherwise the CLI below.
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError } from '../config/yaml-validate.js';
 import { UserError } from '../util/errors.js';
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
 
 let verbose = process.argv.includes('-v') || process.argv.includes('--verbose');
 
@@ -42,6 +52,7 @@ async function main(): Promise<void> {
   }
   const program = new Command('tabby')
     .description('tabby: a pure-L3 container networking daemon (BGP, iptables/ipsets, CNI, IPAM)')
+    .version(`tabby ${packageVersion()}`, '-V, --version', 'print the version')
     .addOption(new Option('-v, --verbose', 'more detail on errors'))
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()

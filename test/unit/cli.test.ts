@@ -41,6 +41,12 @@ describe('tabby CLI', () => {
     });
   }
 
+  it('--version prints one line (the benchmark harness reads it)', () => {
+    const r = tabby(['--version']);
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /^tabby \d+\.\d+\.\d+\n$/);
+  });
+
   it('an unknown command or option is a usage error with exit 2', () => {
     const r = tabby(['frobnicate']);
     assert.equal(r.status, 2);
