@@ -10,6 +10,10 @@
 import type { Context } from 'mocha';
 import { destroyAllLabs, liveLabs } from '../src/lab/registry.js';
 import { sweepDeadRuns } from '../src/lab/sweep.js';
+import { configureLogging, type LogLevel } from '../src/util/log.js';
+
+// Code under test logs through the one logger; quiet unless asked (TABBY_LOG_LEVEL=debug).
+configureLogging({ level: (process.env.TABBY_LOG_LEVEL as LogLevel | undefined) ?? 'silent', format: 'json' });
 
 export const mochaHooks = {
   async beforeAll(this: Context) {

@@ -86,19 +86,19 @@ export class ComponentLogger {
   }
 
   trace(event: string, fields: Fields = {}, msg?: string): void {
-    this.pino.trace({ event, ...fields }, msg);
+    this.pino.trace({ ...fields, event }, msg);
   }
   debug(event: string, fields: Fields = {}, msg?: string): void {
-    this.pino.debug({ event, ...fields }, msg);
+    this.pino.debug({ ...fields, event }, msg);
   }
   info(event: string, fields: Fields = {}, msg?: string): void {
-    this.pino.info({ event, ...fields }, msg);
+    this.pino.info({ ...fields, event }, msg);
   }
   warn(event: string, fields: Fields = {}, msg?: string): void {
-    this.pino.warn({ event, ...fields }, msg);
+    this.pino.warn({ ...fields, event }, msg);
   }
   error(event: string, fields: Fields = {}, msg?: string): void {
-    this.pino.error({ event, ...fields }, msg);
+    this.pino.error({ ...fields, event }, msg);
   }
 }
 
