@@ -36,8 +36,9 @@ export function registerCommands(program: Command): void {
     .command('bgp')
     .description('run the BGP speaker alone, without dataplane (route server, ToR-side speaker, benchmark DUT)')
     .requiredOption('-c, --config <file>', 'BGP-only config (see config/bgp.yaml)')
-    .action(() => {
-      throw new NotImplementedError('tabby bgp');
+    .action(async (opts: { config: string }) => {
+      const { runBgp } = await import('./bgp-cmd.js');
+      await runBgp(opts.config);
     });
 
   program
@@ -45,8 +46,9 @@ export function registerCommands(program: Command): void {
     .description('create or update the resources of a YAML/JSON file; validates all of them first, applies none if one is invalid')
     .requiredOption('-f, --filename <file>', 'file with resources, or - for stdin')
     .addOption(configOption())
-    .action(() => {
-      throw new NotImplementedError('tabby apply');
+    .action(async (opts: { filename: string; config?: string }) => {
+      const { applyCommand } = await import('./resource-cmds.js');
+      await applyCommand(opts.filename, opts.config);
     });
 
   program
@@ -57,8 +59,9 @@ export function registerCommands(program: Command): void {
     .option('-f, --filename <file>', 'file with the resources to delete')
     .option('-n, --namespace <ns>', 'namespace of a namespaced kind', 'default')
     .addOption(configOption())
-    .action(() => {
-      throw new NotImplementedError('tabby delete');
+    .action(async (kind: string | undefined, name: string | undefined, opts: { filename?: string; namespace: string; config?: string }) => {
+      const { deleteCommand } = await import('./resource-cmds.js');
+      await deleteCommand({ ...opts, ...(opts.filename ? { file: opts.filename } : {}), ...(kind ? { kind } : {}), ...(name ? { name } : {}) });
     });
 
   program
@@ -70,8 +73,9 @@ export function registerCommands(program: Command): void {
     .option('-A, --all-namespaces', 'all namespaces')
     .addOption(outputOption(['table', 'yaml', 'json'], 'table'))
     .addOption(configOption())
-    .action(() => {
-      throw new NotImplementedError('tabby get');
+    .action(async (kind: string, name: string | undefined, opts: { namespace: string; allNamespaces?: boolean; output: string; config?: string }) => {
+      const { getCommand } = await import('./resource-cmds.js');
+      await getCommand({ kind, ...(name ? { name } : {}), ...opts });
     });
 
   program
@@ -79,8 +83,9 @@ export function registerCommands(program: Command): void {
     .description("this node: BGP sessions, dataplane counts, datastore health (asks the running daemon)")
     .addOption(outputOption(['table', 'json'], 'table'))
     .addOption(configOption())
-    .action(() => {
-      throw new NotImplementedError('tabby status');
+    .action(async (opts: { config?: string; output: string }) => {
+      const { showStatus } = await import('./status-cmd.js');
+      await showStatus(resolveConfigPath(opts.config), opts.output);
     });
 
   program
@@ -89,8 +94,9 @@ export function registerCommands(program: Command): void {
     .option('--prefix <prefix>', 'only routes for this prefix')
     .addOption(outputOption(['table', 'json'], 'table'))
     .addOption(configOption())
-    .action(() => {
-      throw new NotImplementedError('tabby routes');
+    .action(async (opts: { config?: string; output: string; prefix?: string }) => {
+      const { showRoutes } = await import('./status-cmd.js');
+      await showRoutes(resolveConfigPath(opts.config), opts.output, opts.prefix);
     });
 
   const ipam = program.command('ipam').description('IP address management: pools, blocks, affinity');
@@ -99,15 +105,18 @@ export function registerCommands(program: Command): void {
     .description('pools, blocks and their affinity, utilisation')
     .option('--ip <addr>', 'show what owns this address')
     .addOption(configOption())
-    .action(() => {
-      throw new NotImplementedError('tabby ipam show');
+    .action(async (opts: { ip?: string; config?: string }) => {
+      const { ipamShow } = await import('./ipam-cmds.js');
+      await ipamShow(opts);
     });
   ipam
     .command('check')
     .description('find leaked or doubly-owned addresses and blocks (exit 0 clean, 1 with a report)')
+    .option('--repair', 'fix what can be fixed safely, then check again')
     .addOption(configOption())
-    .action(() => {
-      throw new NotImplementedError('tabby ipam check');
+    .action(async (opts: { repair?: boolean; config?: string }) => {
+      const { ipamCheck } = await import('./ipam-cmds.js');
+      await ipamCheck(opts);
     });
 
   const policy = program.command('policy').description('policy tools');

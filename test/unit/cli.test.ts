@@ -24,12 +24,6 @@ describe('tabby CLI', () => {
   }
 
   const notYet: [string[], string][] = [
-    [['apply', '-f', 'x.yaml'], 'tabby apply'],
-    [['get', 'ippools'], 'tabby get'],
-    [['status'], 'tabby status'],
-    [['routes'], 'tabby routes'],
-    [['bgp', '--config', 'b.yaml'], 'tabby bgp'],
-    [['ipam', 'check'], 'tabby ipam check'],
     [['policy', 'explain', '--from', 'a', '--to', 'b'], 'tabby policy explain'],
     [['lab', 'up', '--topology', 'rr'], 'lab --topology rr'],
   ];

@@ -153,6 +153,8 @@ export class Session {
   restarting = false;
   /** The F bit we send: whether our forwarding state survived a restart. */
   forwardingPreserved = false;
+  /** The peer's graceful-restart capability of the last Established session (kept after it ends). */
+  lastPeerGracefulRestart: Negotiated['peerGracefulRestart'];
 
   constructor(
     public config: SessionConfig,
@@ -273,7 +275,8 @@ export class Session {
     const ctx = this.negotiated && conn === this.conn ? this.negotiated.ctx : sessionContext({ ibgp: this.isIbgp() });
     let msg: ReceivedMessage;
     try {
-      msg = decodeMessage(frame, ctx);
+      // IPv4 NLRI stay bytes: the RIB reads them straight into numbers.
+      msg = decodeMessage(frame, ctx, { ipv4: 'raw' });
     } catch (err) {
       if (err instanceof BgpMessageError) {
         this.protocolError(conn, err);
@@ -547,6 +550,7 @@ export class Session {
       case 'established':
         this.counters.establishedTransitions++;
         this.restarting = false;
+        this.lastPeerGracefulRestart = this.negotiated?.peerGracefulRestart;
         this.log.info('bgp.session.up', { holdTime: this.negotiated?.holdTime, families: this.negotiated?.families });
         if (this.negotiated) this.handler.established(this, this.negotiated);
         return;

@@ -95,7 +95,8 @@ describe('BGP session over loopback', () => {
     p.sa.send(encodeMessage(endOfRib(1, 1), ctx), 1);
     await waitFor('update and End-of-RIB arrive', () => p.rb.events.includes('eor:ipv4-unicast'), { timeoutMs: 3000 });
     assert.equal(p.rb.updates.length, 1, 'End-of-RIB is not handed over as an update');
-    assert.deepEqual(p.rb.updates[0]!.nlri, ['10.1.0.0/24', '10.1.1.0/24']);
+    // The session hands IPv4 NLRI over as checked raw bytes (RFC 4271 §4.3 tuples) for the RIB's fast path.
+    assert.equal(p.rb.updates[0]!.ipv4Raw!.nlri.toString('hex'), '180a0100180a0101');
     assert.deepEqual(p.rb.updates[0]!.attributes.asPath, [{ type: 'sequence', asns: [65001] }]);
     p.sa.stop(2, 'maintenance');
     await waitFor('B down', () => p.rb.downs.length === 1, { timeoutMs: 3000 });

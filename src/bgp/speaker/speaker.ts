@@ -1,0 +1,444 @@
+/**
+ * The BGP speaker: a listener with an allow-list, one `Session` per
+ * configured peer, the RIB between them, the output pump that turns the
+ * RIB's grouped Adj-RIB-Out changes into packed UPDATEs, graceful restart
+ * (RFC 4724, helper side: stale routes and the restart timer), and optional
+ * FIB installation. Everything runs on Node's one thread; input bursts end in
+ * one `flush()` (scheduled with setImmediate), so many UPDATEs share one
+ * decision pass and one export pass.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { isIPv4 } from 'node:net';
+import { compileFilters } from '../policy/filter.js';
+import { BgpRib, decodeIpv4Nlri, Ipv4Batch, routeViews, type Family as RibFamily, type RibPeer, type RouteView } from '../rib/index.js';
+import { PidNlriSource } from '../rib/nlri.js';
+import { FAMILY_CODES, Session, type Family, type Negotiated, type SessionHandler } from '../session/session.js';
+import type { DownReason, Notification } from '../session/fsm.js';
+import {
+  encodeMessage,
+  endOfRib,
+  mergeAs4,
+  packUpdatesFrom,
+  packWithdrawalsFrom,
+  AFI_IPV4,
+  AFI_IPV6,
+  SUB_ADMINISTRATIVE_SHUTDOWN,
+  SUB_MAX_PREFIXES_REACHED,
+  SUB_PEER_DECONFIGURED,
+  type ReceivedUpdate,
+} from '../wire/index.js';
+import { applyGtsm, fdOf, setMd5Key } from '../net/sockopt.js';
+import type { BgpConfig, BgpPeerConfig } from '../config.js';
+import { logger } from '../../util/log.js';
+import { ribToWire, wireToRib } from './convert.js';
+import { FibWriter } from './fib.js';
+
+const log = logger('bgp-speaker');
+
+/** Stop taking from the RIB for a peer while this much is queued on its socket. */
+const HIGH_WATER = 8 * 1024 * 1024;
+
+const ribFamily = (f: Family): RibFamily => (f === 'ipv4-unicast' ? 4 : 6);
+const sessionFamily = (f: RibFamily): Family => (f === 4 ? 'ipv4-unicast' : 'ipv6-unicast');
+
+interface PeerEntry {
+  config: BgpPeerConfig;
+  session: Session;
+  rib: RibPeer;
+  /** RFC 4724 §4.2: while the peer restarts, its routes are stale until this fires. */
+  staleTimer?: NodeJS.Timeout;
+  /** Families whose End-of-RIB we still wait for after a graceful restart. */
+  awaitingEor: Set<Family>;
+  /** Max-prefix teardown: reconnect after this timer. */
+  restartTimer?: NodeJS.Timeout;
+  blocked: boolean;
+}
+
+export interface PeerStatus {
+  address: string;
+  asNumber: number;
+  type: 'ebgp' | 'ibgp' | 'rr-client';
+  description?: string;
+  state: string;
+  since: string;
+  holdTime: number;
+  prefixes: { received: number; accepted: number; advertised: number };
+  lastError: string | null;
+  updatesIn: number;
+  updatesOut: number;
+  flaps: number;
+  families: string[];
+}
+
+export class Speaker {
+  readonly rib: BgpRib;
+  private readonly peers = new Map<string, PeerEntry>();
+  private server: Server | undefined;
+  private flushScheduled = false;
+  private readonly fib: FibWriter | undefined;
+  private readonly startedAt = Date.now();
+  private stopping = false;
+
+  constructor(readonly config: BgpConfig) {
+    this.rib = new BgpRib({
+      localAs: config.asNumber,
+      routerId: config.routerId,
+      ...(config.clusterId ? { clusterId: config.clusterId } : {}),
+      multipath: config.multipath,
+      onMaxPrefixes: (peer, received, limit) => this.onMaxPrefixes(peer, received, limit),
+    });
+    if (config.fibInstall) {
+      this.fib = new FibWriter(config.fibProtocol);
+      this.rib.onChange((pids) => this.toFib(pids));
+    }
+  }
+
+  async start(): Promise<void> {
+    const policies = compileFilters(this.config.filters);
+    for (const p of this.config.peers) this.addPeer(p, policies);
+    for (const prefix of this.config.originate) this.rib.originate(prefix);
+    this.scheduleFlush();
+    if (this.config.listen.enabled) await this.listen();
+    for (const e of this.peers.values()) e.session.start();
+    log.info('bgp.speaker.started', { asNumber: this.config.asNumber, routerId: this.config.routerId, peers: this.peers.size });
+  }
+
+  private addPeer(p: BgpPeerConfig, policies: ReturnType<typeof compileFilters>): void {
+    const max = typeof p.maxPrefixes === 'number' ? p.maxPrefixes : p.maxPrefixes?.limit;
+    const rib = this.rib.addPeer({
+      address: p.address,
+      asNumber: p.asNumber,
+      routeReflectorClient: p.routeReflectorClient,
+      nextHopSelf: p.nextHopSelf,
+      families: p.addressFamilies.map((f) => ribFamily(f)),
+      importPolicy: policies(p.import),
+      exportPolicy: policies(p.export),
+      ...(max !== undefined ? { maxPrefixes: max } : {}),
+    });
+    const session = new Session(
+      {
+        localAs: this.config.asNumber,
+        routerId: this.config.routerId,
+        peerAddress: p.address,
+        peerAs: p.asNumber,
+        port: p.port,
+        ...(p.localAddress ? { localAddress: p.localAddress } : {}),
+        passive: p.passive,
+        holdTime: p.holdTime,
+        keepaliveTime: p.keepaliveTime,
+        connectRetryTime: p.connectRetryTime,
+        families: p.addressFamilies,
+        ...(p.password !== undefined ? { md5Key: p.password } : {}),
+        ...(p.ttlSecurity !== undefined ? { ttlSecurity: p.ttlSecurity } : {}),
+        gracefulRestart: p.gracefulRestart,
+        restartTime: this.config.gracefulRestartTime,
+      },
+      this.handler,
+    );
+    this.peers.set(p.address, { config: p, session, rib, awaitingEor: new Set(), blocked: false });
+  }
+
+  private async listen(): Promise<void> {
+    const server = createServer({ pauseOnConnect: true }, (sock) => this.onConnection(sock));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: this.config.listen.address, port: this.config.listen.port }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (err) => log.error('bgp.listen.error', { error: err.message }));
+    this.server = server;
+    // TCP MD5 keys go on the listening socket, one per peer (RFC 2385); failing
+    // to install one is fatal: that peer must not be reachable without it.
+    const fd = fdOf(server);
+    for (const e of this.peers.values()) {
+      if (e.config.password !== undefined) setMd5Key(fd, e.config.address, e.config.password);
+    }
+    // GTSM on the listener only when every peer wants it (IP_MINTTL is per socket).
+    const gtsm = [...this.peers.values()].map((e) => e.config.ttlSecurity);
+    if (gtsm.length && gtsm.every((h) => h !== undefined)) applyGtsm(fd, isIPv4(this.config.listen.address) || this.config.listen.address === '0.0.0.0' ? 4 : 6, Math.max(...(gtsm as number[])));
+  }
+
+  /** The allow-list: only configured peers get a session; the rest are closed at once. */
+  private onConnection(sock: Socket): void {
+    const remote = (sock.remoteAddress ?? '').replace(/^::ffff:/, '');
+    const e = this.peers.get(remote);
+    if (!e || this.stopping) {
+      log.warn('bgp.connection.refused', { remote, reason: e ? 'stopping' : 'not a configured peer' });
+      sock.destroy();
+      return;
+    }
+    if (e.config.ttlSecurity !== undefined) {
+      try {
+        applyGtsm(fdOf(sock), isIPv4(remote) ? 4 : 6, e.config.ttlSecurity);
+      } catch (err) {
+        log.error('bgp.gtsm.error', { peer: remote, error: (err as Error).message });
+        sock.destroy();
+        return;
+      }
+    }
+    sock.resume();
+    e.session.accept(sock);
+  }
+
+  private readonly handler: SessionHandler = {
+    established: (s, n) => this.onEstablished(s, n),
+    update: (s, u) => this.onUpdate(s, u),
+    endOfRib: (s, f) => this.onEndOfRib(s, f),
+    routeRefresh: (s) => {
+      const e = this.peers.get(s.peerAddress);
+      if (!e) return;
+      // RFC 2918: re-advertise the Adj-RIB-Out; replaying the Loc-RIB does it.
+      this.rib.peerDown(e.rib, { gracefulRestart: true });
+      this.rib.peerUp(e.rib, { routerId: s.negotiated!.peerRouterId, ...this.nextHops(e, s.negotiated!), families: s.negotiated!.families.map(ribFamily) });
+      this.scheduleFlush();
+    },
+    down: (s, info) => this.onDown(s, info),
+    drain: (s) => {
+      const e = this.peers.get(s.peerAddress);
+      if (e?.blocked) {
+        e.blocked = false;
+        this.pump(e);
+      }
+    },
+  };
+
+  private nextHops(e: PeerEntry, n: Negotiated): { nextHopV4?: string; nextHopV6?: string } {
+    const local = (e.config.localAddress ?? n.localAddress).replace(/^::ffff:/, '');
+    if (isIPv4(local)) return { nextHopV4: local };
+    return { nextHopV6: local, nextHopV4: this.config.routerId };
+  }
+
+  private onEstablished(s: Session, n: Negotiated): void {
+    const e = this.peers.get(s.peerAddress)!;
+    if (e.staleTimer) {
+      // The peer came back within its restart time: wait for its End-of-RIB.
+      clearTimeout(e.staleTimer);
+      e.staleTimer = undefined;
+      e.awaitingEor = new Set(n.families);
+    }
+    this.rib.peerUp(e.rib, { routerId: n.peerRouterId, ...this.nextHops(e, n), families: n.families.map(ribFamily) });
+    this.scheduleFlush();
+  }
+
+  /** Reused for every UPDATE: IPv4 NLRI decoded straight into numbers. */
+  private readonly v4 = new Ipv4Batch(4096);
+
+  /** The IPv4 prefixes of a raw field into the reusable batch (the codec checked the field). */
+  private v4Batch(field: Buffer | undefined): Ipv4Batch {
+    this.v4.clear();
+    if (field && field.length) decodeIpv4Nlri(field, 0, field.length, this.v4);
+    return this.v4;
+  }
+
+  private onUpdate(s: Session, u: ReceivedUpdate): void {
+    const e = this.peers.get(s.peerAddress);
+    const n = s.negotiated;
+    if (!e || !n) return;
+    const v = u.verdict;
+    const raw = u.ipv4Raw;
+    const withdrawn: string[] = [...u.withdrawn];
+    if (u.attributes.mpUnreach) withdrawn.push(...u.attributes.mpUnreach.withdrawn);
+    if (raw?.withdrawn.length) this.rib.withdrawV4(e.rib, this.v4Batch(raw.withdrawn));
+    if (v.action === 'treat-as-withdraw' || v.action === 'af-disable') {
+      // RFC 7606 §2: the reachable NLRI are handled as withdrawn.
+      for (const f of v.withdraw) withdrawn.push(...f.prefixes);
+      withdrawn.push(...u.nlri);
+      if (raw?.nlri.length) this.rib.withdrawV4(e.rib, this.v4Batch(raw.nlri));
+      if (u.attributes.mpReach) withdrawn.push(...u.attributes.mpReach.nlri);
+      if (withdrawn.length) this.rib.withdraw(e.rib, withdrawn);
+      log.warn('bgp.update.treat_as_withdraw', { peer: s.peerAddress, problems: v.problems.map((p) => p.reason) });
+      this.scheduleFlush();
+      return;
+    }
+    if (withdrawn.length) this.rib.withdraw(e.rib, withdrawn);
+    // A 2-octet peer's path is rebuilt from AS_PATH and AS4_PATH (RFC 6793 §4.2.3).
+    const attrs = n.fourOctetAs ? u.attributes : mergeAs4(u.attributes);
+    if (n.families.includes('ipv4-unicast') && attrs.nextHop) {
+      if (raw?.nlri.length) this.rib.announceV4(e.rib, wireToRib(attrs, attrs.nextHop), this.v4Batch(raw.nlri));
+      if (u.nlri.length) this.rib.announce(e.rib, wireToRib(attrs, attrs.nextHop), u.nlri);
+    }
+    const mp = attrs.mpReach;
+    if (mp && mp.nlri.length && n.families.includes('ipv6-unicast') && mp.afi === AFI_IPV6) {
+      this.rib.announce(e.rib, wireToRib(attrs, mp.nextHop, mp.linkLocalNextHop), mp.nlri);
+    }
+    this.scheduleFlush();
+  }
+
+  private onEndOfRib(s: Session, f: Family): void {
+    const e = this.peers.get(s.peerAddress);
+    if (!e) return;
+    this.rib.endOfRib(e.rib, ribFamily(f));
+    e.awaitingEor.delete(f);
+    this.scheduleFlush();
+  }
+
+  private onDown(s: Session, info: { reason: DownReason; wasEstablished: boolean; notification?: Notification; sent: boolean }): void {
+    const e = this.peers.get(s.peerAddress);
+    if (!e || !info.wasEstablished) return;
+    // RFC 4724 §4.2 (helper): keep the routes as stale when the peer can
+    // restart gracefully and the session ended without a NOTIFICATION, or
+    // with one when both sent the N bit (RFC 8538 §3) and it was not a Hard Reset.
+    const gr = s.config.gracefulRestart ? e.session.lastPeerGracefulRestart : undefined;
+    const byNotification = info.notification !== undefined;
+    const hardReset = info.notification?.code === 6 && info.notification.subcode === 9;
+    const adminStop = info.reason === 'admin-stop';
+    const keep = !!gr && !adminStop && !hardReset && (!byNotification || gr.notification) && gr.restartTime > 0;
+    this.rib.peerDown(e.rib, { gracefulRestart: keep });
+    if (keep) {
+      clearTimeout(e.staleTimer);
+      e.staleTimer = setTimeout(() => {
+        e.staleTimer = undefined;
+        log.info('bgp.gr.stale_expired', { peer: s.peerAddress });
+        this.rib.staleTimerExpired(e.rib);
+        this.scheduleFlush();
+      }, gr!.restartTime * 1000);
+      e.staleTimer.unref();
+      log.info('bgp.gr.helper', { peer: s.peerAddress, restartTime: gr!.restartTime });
+    }
+    this.scheduleFlush();
+  }
+
+  private onMaxPrefixes(peer: RibPeer, received: number, limit: number): void {
+    const e = this.peers.get(peer.address);
+    if (!e) return;
+    const mp = e.config.maxPrefixes;
+    const action = typeof mp === 'object' ? mp.action : 'teardown';
+    log.warn('bgp.max_prefixes', { peer: peer.address, received, limit, action });
+    if (action !== 'teardown') return;
+    // RFC 4486 §4: Cease / Maximum Number of Prefixes Reached.
+    setImmediate(() => {
+      e.session.stop(SUB_MAX_PREFIXES_REACHED);
+      const after = typeof mp === 'object' ? mp.restartAfter : 60;
+      if (after > 0) {
+        e.restartTimer = setTimeout(() => e.session.start(), after * 1000);
+        e.restartTimer.unref();
+      }
+    });
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.rib.flush();
+      for (const e of this.peers.values()) this.pump(e);
+    });
+  }
+
+  /** Move the peer's pending Adj-RIB-Out changes onto its socket, as packed UPDATEs. */
+  private pump(e: PeerEntry): void {
+    const s = e.session;
+    const n = s.negotiated;
+    if (s.state !== 'Established' || !n || !e.rib.established) return;
+    for (let guard = 0; guard < 1_000_000; guard++) {
+      if (s.writeBacklog > HIGH_WATER) {
+        e.blocked = true;
+        return;
+      }
+      const batch = this.rib.takeOutbound(e.rib, 50_000);
+      const px = this.rib.prefixes;
+      let sent = false;
+      const out = (p: { bytes: Buffer; messages: Buffer[] }) => {
+        if (p.messages.length === 0) return;
+        s.send(p.bytes, p.messages.length);
+        sent = true;
+      };
+      // Prefix ids go to the wire without becoming text (the RIB's NLRI writer).
+      if (batch.withdrawnV4.length) out(packWithdrawalsFrom(new PidNlriSource(AFI_IPV4, px, batch.withdrawnV4), n.ctx));
+      if (batch.withdrawnV6.length) out(packWithdrawalsFrom(new PidNlriSource(AFI_IPV6, px, batch.withdrawnV6), n.ctx));
+      for (const g of batch.groups) {
+        out(packUpdatesFrom(ribToWire(g.attrs, g.family), new PidNlriSource(g.family === 4 ? AFI_IPV4 : AFI_IPV6, px, g.pids), n.ctx));
+      }
+      for (const f of batch.endOfRib) {
+        const c = FAMILY_CODES[sessionFamily(f)];
+        s.send(encodeMessage(endOfRib(c.afi, c.safi), n.ctx), 1);
+        sent = true;
+      }
+      if (!sent) return;
+    }
+  }
+
+  private toFib(pids: Int32Array): void {
+    const fib = this.fib!;
+    for (const pid of pids) {
+      const prefix = this.rib.prefixes.text(pid);
+      const paths = this.rib.multipath(pid);
+      const hops = [...new Set(paths.filter((r) => !r.peer.local && r.attrs.nextHop).map((r) => r.attrs.nextHop))];
+      fib.set(prefix, hops.length ? { prefix, nextHops: hops } : null);
+    }
+  }
+
+  /** Resolves when the FIB has caught up (tests and benchmarks). */
+  async fibIdle(): Promise<void> {
+    await this.fib?.idle();
+  }
+
+  peerStatus(): PeerStatus[] {
+    return [...this.peers.values()].map((e) => {
+      const st = e.session.status();
+      const c = this.rib.counters(e.rib);
+      const type = e.config.asNumber !== this.config.asNumber ? 'ebgp' : e.config.routeReflectorClient ? 'rr-client' : 'ibgp';
+      return {
+        address: e.config.address,
+        asNumber: e.config.asNumber,
+        type,
+        ...(e.config.description ? { description: e.config.description } : {}),
+        state: st.state,
+        since: st.since,
+        holdTime: st.holdTime,
+        prefixes: { received: c.received, accepted: c.accepted, advertised: c.advertised },
+        lastError: st.lastError,
+        updatesIn: st.counters.updatesIn,
+        updatesOut: st.counters.updatesOut,
+        flaps: st.counters.flaps,
+        families: e.session.negotiated?.families ?? [],
+      };
+    });
+  }
+
+  status(): object {
+    return {
+      bgp: {
+        asNumber: this.config.asNumber,
+        routerId: this.config.routerId,
+        uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+        peers: this.peerStatus(),
+        ...(this.fib ? { fib: { installed: this.fib.installed, errors: this.fib.errors } } : {}),
+      },
+    };
+  }
+
+  routes(prefix?: string): { routes: RouteView[] } {
+    return { routes: routeViews(this.rib, prefix !== undefined ? { prefix } : {}) };
+  }
+
+  /** Stop every session with Cease / Administrative Shutdown and close the listener. */
+  async stop(message = 'tabby is shutting down'): Promise<void> {
+    this.stopping = true;
+    for (const e of this.peers.values()) {
+      clearTimeout(e.staleTimer);
+      clearTimeout(e.restartTimer);
+      e.session.stop(SUB_ADMINISTRATIVE_SHUTDOWN, message);
+    }
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    await new Promise((r) => setTimeout(r, 50)); // let the NOTIFICATIONs go out
+    for (const e of this.peers.values()) e.session.destroy();
+    await this.fib?.idle();
+  }
+
+  /** Remove a peer at runtime (Cease / Peer De-configured, RFC 4486). */
+  removePeer(address: string): void {
+    const e = this.peers.get(address);
+    if (!e) return;
+    e.session.stop(SUB_PEER_DECONFIGURED);
+    e.session.destroy();
+    clearTimeout(e.staleTimer);
+    this.rib.peerDown(e.rib);
+    this.rib.removePeer(e.rib);
+    this.peers.delete(address);
+    this.scheduleFlush();
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * `tabby bgp --config FILE`: the BGP speaker alone, with its control socket,
+ * until SIGTERM/SIGINT (then every session gets Cease / Administrative
+ * Shutdown, RFC 4486, with an RFC 9003 message).
+ */
+import { loadBgpConfig } from '../bgp/config.js';
+import { Speaker } from '../bgp/speaker/speaker.js';
+import { ControlServer } from '../node/control.js';
+import { configureLogging, logger } from '../util/log.js';
+
+export async function runBgp(configPath: string): Promise<void> {
+  const config = loadBgpConfig(configPath);
+  configureLogging({ level: config.log.level, format: config.log.format, base: { routerId: config.routerId } });
+  const log = logger('bgp');
+  const speaker = new Speaker(config);
+  await speaker.start();
+  const control = new ControlServer(config.controlSocket, {
+    status: () => speaker.status(),
+    routes: (p) => speaker.routes(typeof p.prefix === 'string' ? p.prefix : undefined),
+  });
+  await control.start();
+  let stopping = false;
+  const stop = async (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('bgp.speaker.stopping', { signal: sig });
+    await speaker.stop();
+    await control.stop();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
