@@ -127,9 +127,11 @@ export function registerCommands(program: Command): void {
     .requiredOption('--to <workload>', 'destination workload')
     .option('--port <port>', 'destination port', intArg('--port'))
     .addOption(new Option('--protocol <proto>', 'protocol').choices(['tcp', 'udp', 'icmp', 'sctp']).default('tcp'))
+    .addOption(outputOption(['text', 'json'], 'text'))
     .addOption(configOption())
-    .action(() => {
-      throw new NotImplementedError('tabby policy explain');
+    .action(async (opts: { from: string; to: string; port?: number; protocol: string; output: string; config?: string }) => {
+      const { policyExplain } = await import('./policy-cmds.js');
+      await policyExplain(opts);
     });
 
   registerLab(program);

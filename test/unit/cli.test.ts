@@ -24,7 +24,6 @@ describe('tabby CLI', () => {
   }
 
   const notYet: [string[], string][] = [
-    [['policy', 'explain', '--from', 'a', '--to', 'b'], 'tabby policy explain'],
     [['lab', 'up', '--topology', 'rr'], 'lab --topology rr'],
   ];
   for (const [args, what] of notYet) {
