@@ -3,9 +3,9 @@
  * the CNI plugin (stdin/stdout per the CNI spec); otherwise the CLI below.
  */
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, Option } from 'commander';
-import { ConfigError } from '../config/yaml-validate.js';
 import { UserError } from '../util/errors.js';
+// commander and the config machinery load only on the CLI path: the CNI path
+// (a process per pod) must not pay for them.
 
 function packageVersion(): string {
   try {
@@ -19,13 +19,14 @@ function packageVersion(): string {
 let verbose = process.argv.includes('-v') || process.argv.includes('--verbose');
 
 function fail(err: unknown): never {
-  if (err instanceof CommanderError) {
+  if (err instanceof Error && err.name === 'CommanderError') {
+    const exitCode = (err as Error & { exitCode: number }).exitCode;
     // commander already printed its message; usage errors exit 2.
-    process.exit(err.exitCode === 0 ? 0 : 2);
+    process.exit(exitCode === 0 ? 0 : 2);
   }
   if (err instanceof UserError) {
     process.stderr.write(`tabby: ${err.message}\n`);
-    if (err instanceof ConfigError && err.details.length) {
+    if (err.name === 'ConfigError' && err.details.length) {
       for (const d of err.details) process.stderr.write(`tabby: ${d}\n`);
     } else if (verbose) {
       for (const d of err.details) process.stderr.write(`  ${d}\n`);
@@ -50,6 +51,7 @@ async function main(): Promise<void> {
     process.exitCode = await runCniStub();
     return;
   }
+  const { Command, Option } = await import('commander');
   const program = new Command('tabby')
     .description('tabby: a pure-L3 container networking daemon (BGP, iptables/ipsets, CNI, IPAM)')
     .version(`tabby ${packageVersion()}`, '-V, --version', 'print the version')

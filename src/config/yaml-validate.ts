@@ -194,7 +194,10 @@ function issueToProblems(src: SourceDoc, schema: z.ZodType, issue: z.core.$ZodIs
     const known = knownKeys(schema, path);
     return issue.keys.map((k) => {
       const full = [...path, k];
-      const hint = known.filter((c) => editDistance(c.toLowerCase(), k.toLowerCase()) <= 2);
+      const hint = known.filter((c) => {
+        const d = editDistance(c.toLowerCase(), k.toLowerCase());
+        return d <= 2 && d < k.length / 2;
+      });
       const msg = `unknown key${hint.length ? ` (did you mean "${hint[0]}"?)` : known.length ? ` (allowed: ${known.join(', ')})` : ''}`;
       return { ...base, ...locate(src, full, { keyOf: true }), path: full, message: msg };
     });

@@ -4,7 +4,7 @@
  * problems out. Problems with a safe automatic fix carry a `repair` (a
  * transaction pinned to the revisions seen here, applied by Ipam.repair).
  */
-import type { TxnCompare, TxnOp } from '../datastore/store/index.js';
+import type { TxnCompare, TxnOp } from '../datastore/store/types.js';
 import { addressTextAt, compareNets, netContainsNet, netSizeBig, type Net } from './addr.js';
 import { countsByHandle, isEmpty, ordinalsWhere, withReleased } from './block.js';
 import { affinityKey, affinityNode, blockKey, handleKey, hostAffinity } from './keys.js';

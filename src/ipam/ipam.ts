@@ -25,7 +25,10 @@
  *      (borrowing).
  */
 import { randomUUID } from 'node:crypto';
-import { ConflictError, NotFoundError, StoreUnavailableError, type Store, type TxnCompare, type TxnOp, type TxnRequest, type Versioned } from '../datastore/store/index.js';
+// errors.js and types.js, not index.js: the index loads the etcd client, which costs
+// every short-lived CNI process ~150 ms even on the embedded store.
+import { ConflictError, NotFoundError, StoreUnavailableError } from '../datastore/store/errors.js';
+import type { Store, TxnCompare, TxnOp, TxnRequest, Versioned } from '../datastore/store/types.js';
 import { logger } from '../util/log.js';
 import {
   addressTextAt,

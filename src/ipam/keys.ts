@@ -3,7 +3,7 @@
  * the `ipam-` prefix so one `list({ prefix: 'ipam-' })` is a consistent
  * snapshot of the whole IPAM state (show and check rely on that).
  */
-import type { StoreKey } from '../datastore/store/index.js';
+import type { StoreKey } from '../datastore/store/types.js';
 import { IpamInvalidArgumentError } from './errors.js';
 
 export const IPAM_PREFIX = 'ipam-';

@@ -4,7 +4,7 @@
  * afresh at every IPAM operation so pool changes apply at once.
  */
 import type { IPPool } from '../datastore/resources/ippool.js';
-import type { Store } from '../datastore/store/index.js';
+import type { Store } from '../datastore/store/types.js';
 import { logger } from '../util/log.js';
 import { poolFromResource } from './pools.js';
 import type { IpamPoolSpec } from './types.js';

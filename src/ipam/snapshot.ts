@@ -4,7 +4,7 @@
  * taken with a single `list({ prefix: 'ipam-' })` never shows a write half
  * done, so check() has no false positives from operations in flight.
  */
-import type { KeyValue } from '../datastore/store/index.js';
+import type { KeyValue } from '../datastore/store/types.js';
 import { blockAddressCount, parseStrictNet, type Net } from './addr.js';
 import { blockShapeProblems } from './block.js';
 import { cidrOfBlockName, CONFIG_NAME, KIND_AFFINITY, KIND_BLOCK, KIND_CONFIG, KIND_HANDLE } from './keys.js';
