@@ -465,12 +465,16 @@ async function initialise(dir: string, lockTimeoutMs: number): Promise<void> {
   if (await readMeta()) return;
   const refuseForeign = async (): Promise<void> => {
     const foreign = (await readdir(dir)).filter((n) => n !== LOCK_FILE && !n.startsWith('log-') && !n.startsWith('snap-') && !n.startsWith('.'));
+    // Another process may have finished initialising since our first look
+    // (several daemons open one fresh directory at once): that is ours.
+    if (foreign.length > 0 && foreign.every((n) => n === META_FILE) && (await readMeta())) return;
     if (foreign.length > 0) {
       throw new StoreCorruptError(dir, `directory is not empty and is not a tabby store (found ${foreign.slice(0, 3).join(', ')}); choose an empty or new directory`);
     }
   };
   // Before creating anything in it (the lock file included).
   await refuseForeign();
+  if (await readMeta()) return;
   const lock = new FileLock(join(dir, LOCK_FILE));
   const held = await lock.acquire(lockTimeoutMs);
   try {
