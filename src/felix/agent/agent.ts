@@ -1,0 +1,649 @@
+/**
+ * FelixAgent: turns the FelixInput (what should be) into kernel state with
+ * the managers, and keeps it so.
+ *
+ * One pass, serialised (never two at once):
+ *
+ *   calc      take what changed in the input, recompute only the affected
+ *             pieces (pure, src/felix/calc), hand them to the drivers
+ *             (records desired state; no I/O)
+ *   kernel    ipsets created/updated ─► iptables filter ∥ nat (one restore each)
+ *             ∥ tunnel devices, neighbours, FDB (when their input changed)
+ *               ─► routes
+ *             ∥ interfaces (small passes; a bulk pass, the first or a
+ *               resync, reads every interface back after routes and chains,
+ *               since its /proc work would stall them on this one thread)
+ *             then routes again if links came up, then ipsets no longer
+ *             referenced are destroyed. Member changes of existing sets run
+ *             alongside the restores; only set creation must come first.
+ *
+ * Felix's dependency order is kept where it matters: a set exists before a
+ * rule names it and is destroyed only after no rule does; a route over a
+ * device that is not up yet fails quietly and is retried as soon as the
+ * device is up; VTEPs are programmed before the routes through them.
+ * Routes and chains are independent (a new workload's traffic is dropped
+ * by the dispatch chain until its chains exist: fail closed), so they are
+ * programmed at the same time.
+ *
+ * Updates are incremental twice over: calc recomputes only what the changed
+ * keys touch (per-workload results are cached), and every driver writes
+ * only the difference (one workload among thousands: its route, its chains,
+ * its set members).
+ *
+ * Triggers: input changes (coalesced: a burst of changes is one pass),
+ * retries the drivers ask for (a route waiting for its interface, a failed
+ * tunnel), back-off after a failed pass, and the resync timer.
+ *
+ * Resync (every `resyncIntervalMs`, config `dataplane.resyncInterval`,
+ * default 90 s): first an ordinary pass for pending changes, then a pass in
+ * which every manager reads the kernel back in full; whatever differs then is
+ * drift (a deleted route, a flushed chain, a removed set member, a changed
+ * sysctl, a missing FDB entry). Each is repaired, logged and counted
+ * (`stats().repairs`).
+ *
+ * Restart: nothing is written before the input is in sync. The first pass of
+ * a new agent reads everything back, adopts what is already right (writes
+ * nothing for it: traffic of existing workloads is not interrupted) and
+ * removes what is no longer desired. Everything tabby writes is recognisable
+ * for this: route protocol, `tabby-` chains with `tabby:` rule tags,
+ * `tabby-` ipsets, tagged neighbour entries, `cali` interfaces.
+ *
+ * Stopping the agent leaves the kernel as it is (traffic keeps flowing, and
+ * unknown interfaces stay dropped) until the next agent adopts it.
+ */
+import type { RouteClass } from '../routes/model.js';
+import type { RouteApplyReport } from '../routes/route-table.js';
+import { TABLE_NAMES, type TableName } from '../iptables/model.js';
+import type { InterfaceApplyReport } from '../interfaces/interface-manager.js';
+import type { IptablesBackendMode } from '../iptables/backend.js';
+import type { SyncReport, TunnelStatus } from '../../ipip/types.js';
+import { logger, type ComponentLogger } from '../../util/log.js';
+import { computeDesiredState, definedHooks, loadPolicyCompiler, type CalcOptions } from '../calc/desired.js';
+import { encapDesired } from '../calc/encap.js';
+import { parsePolicyKey, type FelixDirty, type FelixInput } from '../calc/input.js';
+import { natOutgoing } from '../calc/nat.js';
+import { defaultPolicyCompiler, type PolicyCompiler, type PolicyCompilerFactory } from '../calc/policy.js';
+import { learnedRoutes, localBlockRoutes, remoteBlockRoutes } from '../calc/routes.js';
+import type { DesiredHostState, UnencapsulatedRouteSource, UnroutedBlock } from '../calc/types.js';
+import { assembleWorkloads, workloadPlumbing, type WorkloadPlumbing } from '../calc/workloads.js';
+import { createDrivers, type FelixDrivers } from './drivers.js';
+import { collectRepairs, emptyPassReport, mergeRouteReports, type AgentPassReport, type AgentStats } from './report.js';
+import { ChainSync, SetSync } from './table-sync.js';
+
+export interface FelixAgentOptions {
+  input: FelixInput;
+  /** Act on this named network namespace (tests, the lab); default: the current one. */
+  netns?: string;
+  /** Config `dataplane.routeProtocol`, default 80. */
+  routeProtocol?: number;
+  /** Workload veth MTU, config `dataplane.mtu`, default 1440. */
+  mtu?: number;
+  /** Workload interface prefix, default `cali`. */
+  interfacePrefix?: string;
+  /** Config `dataplane.iptablesBackend`, default nft. */
+  iptablesBackend?: IptablesBackendMode;
+  /** Full read-back period, config `dataplane.resyncInterval` (seconds there), default 90 s; 0 turns the timer off. */
+  resyncIntervalMs?: number;
+  /** Input changes within this window are applied in one pass (default 10 ms). */
+  applyDelayMs?: number;
+  /** Who writes routes to remote blocks of unencapsulated pools (default `bgp`). */
+  unencapsulatedRoutes?: UnencapsulatedRouteSource;
+  /** MASQUERADE with --random-fully (default true). */
+  natRandomFully?: boolean;
+  /** The policy compiler (default: `src/policy`'s PolicyCalculator). */
+  policyCompiler?: PolicyCompilerFactory;
+  interfaceGraceMs?: number;
+  /** Back-off after a failed pass: initial and maximum (default 1 s, 30 s). */
+  retryInitialMs?: number;
+  retryMaxMs?: number;
+  log?: ComponentLogger;
+  /** Inject drivers (tests); default: built for `netns`. */
+  drivers?: FelixDrivers;
+}
+
+const STATUS_ERROR_RETRY_MS = 5_000;
+
+export class FelixAgent {
+  readonly input: FelixInput;
+  readonly drivers: FelixDrivers;
+  private readonly log: ComponentLogger;
+  private readonly prefix: string;
+  private readonly resyncIntervalMs: number;
+  private readonly applyDelayMs: number;
+  private readonly unencapsulated: UnencapsulatedRouteSource;
+  private readonly natRandomFully: boolean;
+  private readonly compilerFactory: PolicyCompilerFactory;
+  private readonly retryInitialMs: number;
+  private readonly retryMaxMs: number;
+
+  // calc state
+  private compiler: PolicyCompiler | undefined;
+  private compilerNode: string | undefined;
+  private readonly workloads = new Map<string, WorkloadPlumbing>();
+  private readonly filterSync: ChainSync;
+  private readonly natSync: ChainSync;
+  private readonly policySets: SetSync;
+  private readonly natSets: SetSync;
+  private needFullCalc = true;
+  private encapKey = '';
+  private encapDirty = true;
+  private ipipSupported = true;
+  private unrouted: UnroutedBlock[] = [];
+  private readonly problemsBy = new Map<string, readonly string[]>();
+  private plumbedCount = 0;
+
+  // kernel state
+  private firstKernelPass = true;
+
+  // scheduling
+  private queue: Promise<unknown> = Promise.resolve();
+  private started = false;
+  private stopped = false;
+  private unsubscribe: (() => void) | undefined;
+  private applyTimer: NodeJS.Timeout | undefined;
+  private applyDue = 0;
+  private resyncTimer: NodeJS.Timeout | undefined;
+
+  // counters
+  private readonly counters = {
+    applies: 0,
+    applyFailures: 0,
+    consecutiveFailures: 0,
+    resyncs: 0,
+    repairs: {} as Record<string, number>,
+    repairsTotal: 0,
+    startup: { adoptedRoutes: 0, removedRoutes: 0, done: false },
+    lastPass: undefined as AgentStats['lastPass'],
+  };
+
+  /** Build the drivers (detecting the iptables backend) and the agent. Nothing is written yet. */
+  static async create(opts: FelixAgentOptions): Promise<FelixAgent> {
+    const drivers =
+      opts.drivers ??
+      (await createDrivers({
+        ...(opts.netns !== undefined ? { netns: opts.netns } : {}),
+        ...(opts.routeProtocol !== undefined ? { routeProtocol: opts.routeProtocol } : {}),
+        ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
+        ...(opts.interfacePrefix !== undefined ? { interfacePrefix: opts.interfacePrefix } : {}),
+        ...(opts.iptablesBackend !== undefined ? { iptablesBackend: opts.iptablesBackend } : {}),
+        ...(opts.interfaceGraceMs !== undefined ? { interfaceGraceMs: opts.interfaceGraceMs } : {}),
+        ...(opts.log ? { log: opts.log } : {}),
+      }));
+    return new FelixAgent(opts, drivers);
+  }
+
+  private constructor(opts: FelixAgentOptions, drivers: FelixDrivers) {
+    this.input = opts.input;
+    this.drivers = drivers;
+    this.log = opts.log ?? logger('felix.agent', opts.netns !== undefined ? { netns: opts.netns } : {});
+    this.prefix = opts.interfacePrefix ?? 'cali';
+    this.resyncIntervalMs = opts.resyncIntervalMs ?? 90_000;
+    this.applyDelayMs = opts.applyDelayMs ?? 10;
+    this.unencapsulated = opts.unencapsulatedRoutes ?? 'bgp';
+    this.natRandomFully = opts.natRandomFully ?? true;
+    this.compilerFactory = opts.policyCompiler ?? defaultPolicyCompiler;
+    this.retryInitialMs = opts.retryInitialMs ?? 1_000;
+    this.retryMaxMs = opts.retryMaxMs ?? 30_000;
+    this.filterSync = new ChainSync(drivers.tables.filter);
+    this.natSync = new ChainSync(drivers.tables.nat);
+    this.policySets = new SetSync(drivers.ipsets);
+    this.natSets = new SetSync(drivers.ipsets);
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------
+
+  /** Follow the input: apply on changes (once it is in sync), retry, resync on the timer. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.unsubscribe = this.input.onChange(() => this.requestApply(this.applyDelayMs));
+    if (this.input.inSync) this.requestApply(0);
+    this.armResync();
+  }
+
+  /** Stop following the input and wait for a pass in flight. The kernel is left as it is. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribe?.();
+    if (this.applyTimer) clearTimeout(this.applyTimer);
+    if (this.resyncTimer) clearTimeout(this.resyncTimer);
+    this.applyTimer = undefined;
+    this.resyncTimer = undefined;
+    await this.queue.catch(() => undefined);
+  }
+
+  /** One pass now (after any pass in flight). Throws when the pass fails (a retry is scheduled when started). */
+  apply(): Promise<AgentPassReport> {
+    return this.serialised(() => this.pass('apply'));
+  }
+
+  /** Apply pending changes, then read everything back and repair drift. Returns the read-back pass. */
+  resync(): Promise<AgentPassReport> {
+    return this.serialised(async () => {
+      await this.pass('apply');
+      return this.pass('resync');
+    });
+  }
+
+  /** The whole desired state of the current input, computed afresh (status, tests). */
+  desired(opts: Omit<CalcOptions, 'policyCompiler'> = {}): DesiredHostState {
+    return computeDesiredState(this.input, {
+      interfacePrefix: this.prefix,
+      unencapsulated: this.unencapsulated,
+      ipipSupported: this.ipipSupported,
+      nat: { randomFully: this.natRandomFully },
+      policyCompiler: this.compilerFactory,
+      ...opts,
+    });
+  }
+
+  /** What the input asks for that cannot be done as asked (one line each). */
+  problems(): string[] {
+    return [...this.problemsBy.values()].flat();
+  }
+
+  /** Blocks of other nodes that get no route from the datastore, and why. */
+  unroutedBlocks(): readonly UnroutedBlock[] {
+    return this.unrouted;
+  }
+
+  stats(): AgentStats {
+    const r = this.drivers.routes.stats();
+    return {
+      inSync: this.input.inSync,
+      iptablesBackend: this.drivers.iptablesBackend,
+      applies: this.counters.applies,
+      applyFailures: this.counters.applyFailures,
+      consecutiveFailures: this.counters.consecutiveFailures,
+      resyncs: this.counters.resyncs,
+      ...(this.counters.lastPass ? { lastPass: this.counters.lastPass } : {}),
+      repairs: { ...this.counters.repairs },
+      repairsTotal: this.counters.repairsTotal,
+      startup: { ...this.counters.startup },
+      workloads: { local: this.workloads.size, plumbed: this.plumbedCount },
+      routes: { desired: r.desired, inSync: r.inSync, retrying: r.retrying },
+      unroutedBlocks: this.unrouted.filter((u) => u.reason !== 'left-to-bgp').length,
+      problems: this.problems().length,
+      encap: { ipip: this.drivers.ipip.status(), vxlan: this.drivers.vxlan.status() },
+    };
+  }
+
+  // ---- scheduling ----------------------------------------------------------------------
+
+  private serialised<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private requestApply(delayMs: number): void {
+    if (!this.started || this.stopped) return;
+    const delay = Math.max(0, delayMs);
+    const due = Date.now() + delay;
+    if (this.applyTimer !== undefined && this.applyDue <= due) return;
+    if (this.applyTimer !== undefined) clearTimeout(this.applyTimer);
+    this.applyDue = due;
+    this.applyTimer = setTimeout(() => {
+      this.applyTimer = undefined;
+      this.apply().catch(() => undefined);
+    }, delay);
+    this.applyTimer.unref();
+  }
+
+  private armResync(): void {
+    if (this.stopped || this.resyncIntervalMs <= 0) return;
+    this.resyncTimer = setTimeout(() => {
+      this.resyncTimer = undefined;
+      this.resync()
+        .catch(() => undefined)
+        .finally(() => this.armResync());
+    }, this.resyncIntervalMs);
+    this.resyncTimer.unref();
+  }
+
+  /** After a pass: schedule what the drivers asked to retry. */
+  private followUp(report: AgentPassReport): void {
+    const delays: number[] = [];
+    if (report.routes?.nextRetryInMs !== undefined) delays.push(report.routes.nextRetryInMs);
+    // A workload interface the CNI has not created yet: look again now and then (its route retries on its own).
+    if ((report.interfaces?.missing.length ?? 0) > 0) delays.push(10_000);
+    if ((report.interfaces?.failed.length ?? 0) > 0) delays.push(1_000);
+    if ((report.ipsets?.failed.length ?? 0) > 0 || (report.ipsetDeletes?.failed.length ?? 0) > 0) delays.push(1_000);
+    for (const st of [this.drivers.ipip.status(), this.drivers.vxlan.status()]) if (st.state === 'error') delays.push(STATUS_ERROR_RETRY_MS);
+    if (delays.length) this.requestApply(Math.min(...delays));
+  }
+
+  // ---- one pass ----------------------------------------------------------------------------
+
+  private async pass(kind: 'apply' | 'resync'): Promise<AgentPassReport> {
+    const start = performance.now();
+    const report = emptyPassReport(kind, new Date());
+    if (this.stopped) return { ...report, skipped: 'stopped' };
+    if (!this.input.inSync) return { ...report, skipped: 'not-in-sync' };
+    if (!this.input.node) return { ...report, skipped: 'no-node' };
+    try {
+      this.calc(this.input.takeDirty(), report);
+      report.calcMs = performance.now() - start;
+      report.phases.calc = report.calcMs;
+      await this.kernel(kind, report, start);
+      report.durationMs = performance.now() - start;
+      this.succeeded(report);
+      return report;
+    } catch (err) {
+      report.durationMs = performance.now() - start;
+      this.failed(kind, report, err);
+      throw err;
+    }
+  }
+
+  private succeeded(report: AgentPassReport): void {
+    const c = this.counters;
+    c.applies++;
+    c.consecutiveFailures = 0;
+    c.lastPass = { kind: report.kind, at: report.startedAt, durationMs: report.durationMs };
+    if (!c.startup.done) {
+      c.startup = { adoptedRoutes: report.routes?.adopted ?? 0, removedRoutes: report.routes?.repairCounts.removed ?? 0, done: true };
+      if (c.startup.adoptedRoutes || c.startup.removedRoutes) this.log.info('felix.agent.adopted', c.startup, 'adopted the routes already in place, removed stale ones');
+    }
+    if (report.kind === 'resync') {
+      c.resyncs++;
+      report.repairs = collectRepairs(report);
+      for (const r of report.repairs) {
+        const k = `${r.manager}.${r.kind}`;
+        c.repairs[k] = (c.repairs[k] ?? 0) + 1;
+        c.repairsTotal++;
+      }
+      if (report.repairs.length) {
+        const counts: Record<string, number> = {};
+        for (const r of report.repairs) counts[`${r.manager}.${r.kind}`] = (counts[`${r.manager}.${r.kind}`] ?? 0) + 1;
+        this.log.warn('felix.agent.repaired', { count: report.repairs.length, counts, repairs: report.repairs.slice(0, 20) }, 'resync found drift and repaired it');
+      }
+    }
+    if (report.handed.chainsSet.length + report.handed.chainsRemoved.length + report.handed.setsSet.length + report.handed.setsRemoved.length > 0 || report.routes?.lines) {
+      this.log.debug('felix.agent.applied', {
+        kind: report.kind,
+        ms: Math.round(report.durationMs),
+        routeLines: report.routes?.lines ?? 0,
+        chains: report.handed.chainsSet.length + report.handed.chainsRemoved.length,
+        sets: report.handed.setsSet.length + report.handed.setsRemoved.length,
+      });
+    }
+    this.followUp(report);
+  }
+
+  private failed(kind: 'apply' | 'resync', report: AgentPassReport, err: unknown): void {
+    const c = this.counters;
+    c.applyFailures++;
+    c.consecutiveFailures++;
+    const message = err instanceof Error ? err.message : String(err);
+    c.lastPass = { kind, at: report.startedAt, durationMs: report.durationMs, error: message };
+    const delay = Math.min(this.retryInitialMs * 2 ** Math.min(c.consecutiveFailures - 1, 16), this.retryMaxMs);
+    this.log.error('felix.agent.pass_failed', { kind, error: message, failures: c.consecutiveFailures, retryInMs: delay });
+    this.requestApply(delay);
+  }
+
+  // ---- calc: input changes -> drivers (no I/O) ----------------------------------------------------
+
+  private calc(d: FelixDirty, report: AgentPassReport): void {
+    const all = this.needFullCalc;
+    // A failure half way leaves the drivers with part of the new state: recompute all next time.
+    this.needFullCalc = true;
+    const node = this.input.node!;
+    let policyReloaded = false;
+    if (all || this.compilerNode !== node.name) {
+      this.compiler = loadPolicyCompiler(this.compilerFactory(node.name, this.prefix), this.input);
+      this.compilerNode = node.name;
+      policyReloaded = true;
+    }
+    const full = all || d.node;
+
+    // Local workloads: interfaces and /32 routes.
+    if (full) {
+      this.workloads.clear();
+      for (const w of this.input.workloadEndpoints()) if (w.spec.node === node.name) this.workloads.set(`${w.metadata.namespace}/${w.metadata.name}`, workloadPlumbing(w, this.prefix));
+    } else {
+      for (const key of d.workloads) {
+        const w = this.input.workloadEndpoint(key);
+        if (w && w.spec.node === node.name) this.workloads.set(key, workloadPlumbing(w, this.prefix));
+        else this.workloads.delete(key);
+      }
+    }
+    if (full || d.workloads.size) {
+      const asm = assembleWorkloads(this.workloads.values());
+      this.drivers.interfaces.setInterfaces(asm.interfaces);
+      this.setRoutes('local-workload', this.drivers.routes.setRoutes('local-workload', asm.routes));
+      this.problemsBy.set('workloads', asm.problems);
+      this.plumbedCount = asm.interfaces.size;
+    }
+
+    if (full || d.localBlocks) {
+      const b = localBlockRoutes(this.input.localBlocks);
+      this.problemsBy.set('local-blocks', b.problems);
+      this.setRoutes('local-block', this.drivers.routes.setRoutes('local-block', b.routes));
+    }
+    if (full || d.pools || d.remotes) this.recalcRemote();
+    if (full || d.learned) {
+      const l = learnedRoutes(this.input.learnedRoutes);
+      this.problemsBy.set('learned', l.problems);
+      this.setRoutes('bgp-learned', this.drivers.routes.setRoutes('bgp-learned', l.routes));
+    }
+
+    if (full || d.pools) {
+      const nat = natOutgoing(this.input.pools, { randomFully: this.natRandomFully });
+      const c = this.natSync.set(nat.table.chains, nat.table.hooks);
+      const s = this.natSets.set(nat.ipsets);
+      report.handed.chainsSet.push(...c.set);
+      report.handed.chainsRemoved.push(...c.removed);
+      report.handed.setsSet.push(...s.set);
+      report.handed.setsRemoved.push(...s.removed);
+      report.handed.setsCreated.push(...s.created);
+    }
+
+    const compiler = this.compiler!;
+    if (!policyReloaded) {
+      for (const key of d.profiles) {
+        const p = this.input.profile(key);
+        if (p) compiler.upsert(p);
+        else compiler.remove('Profile', key);
+      }
+      for (const key of d.workloads) {
+        const w = this.input.workloadEndpoint(key);
+        const slash = key.indexOf('/');
+        if (w) compiler.upsert(w);
+        else compiler.remove('WorkloadEndpoint', key.slice(slash + 1), key.slice(0, slash));
+      }
+      for (const name of d.hostEndpoints) {
+        const h = this.input.hostEndpoint(name);
+        if (h) compiler.upsert(h);
+        else compiler.remove('HostEndpoint', name);
+      }
+      for (const key of d.policies) {
+        const p = this.input.policy(key);
+        const k = parsePolicyKey(key);
+        if (p) compiler.upsert(p);
+        else compiler.remove(k.kind, k.name, k.namespace);
+      }
+    }
+    if (policyReloaded || d.profiles.size + d.workloads.size + d.hostEndpoints.size + d.policies.size > 0) {
+      const rs = compiler.ruleset();
+      this.problemsBy.set('policy', rs.warnings);
+      const c = this.filterSync.set(rs.chains, definedHooks(rs.hooks));
+      const s = this.policySets.set(rs.ipsets.map((x) => ({ name: x.name, type: x.type, family: x.family, members: x.members })));
+      report.handed.chainsSet.push(...c.set);
+      report.handed.chainsRemoved.push(...c.removed);
+      report.handed.setsSet.push(...s.set);
+      report.handed.setsRemoved.push(...s.removed);
+      report.handed.setsCreated.push(...s.created);
+    }
+    this.needFullCalc = false;
+  }
+
+  private setRoutes(cls: RouteClass, rejected: { error: string }[]): void {
+    this.problemsBy.set(`routes.${cls}`, rejected.map((r) => `route (${cls}) rejected: ${r.error}`));
+  }
+
+  /** Remote-block routes and the tunnel managers' input (when it changed). */
+  private recalcRemote(): void {
+    const node = this.input.node!;
+    const problems: string[] = [];
+    let encap = { ipip: undefined, vxlan: undefined, vxlanRemotes: [] } as ReturnType<typeof encapDesired>;
+    try {
+      encap = encapDesired(node, this.input.pools, this.input.remoteNodes);
+      const remote = remoteBlockRoutes({
+        node,
+        pools: this.input.pools,
+        remotes: this.input.remoteNodes,
+        ipipUsable: encap.ipip !== undefined && this.ipipSupported,
+        vxlanUsable: encap.vxlan !== undefined,
+        unencapsulated: this.unencapsulated,
+      });
+      this.unrouted = remote.unrouted;
+      this.setRoutes('remote-block', this.drivers.routes.setRoutes('remote-block', remote.routes));
+      for (const u of remote.unrouted) if (u.reason !== 'left-to-bgp') problems.push(`block ${u.cidr} of node ${u.node}: no route (${u.reason})`);
+    } catch (err) {
+      // A malformed node or remote address: no remote routes rather than no agent.
+      problems.push(`remote routes: ${err instanceof Error ? err.message : String(err)}`);
+      this.unrouted = [];
+      this.drivers.routes.setRoutes('remote-block', []);
+    }
+    const key = JSON.stringify(encap);
+    if (key !== this.encapKey) {
+      for (const [name, fn] of [
+        ['ipip', () => this.drivers.ipip.setLocal(encap.ipip)],
+        ['vxlan', () => {
+          this.drivers.vxlan.setLocal(encap.vxlan);
+          this.drivers.vxlan.setRemotes(encap.vxlanRemotes);
+        }],
+      ] as const) {
+        try {
+          fn();
+        } catch (err) {
+          problems.push(`${name}: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
+      this.encapKey = key;
+      this.encapDirty = true;
+    }
+    this.problemsBy.set('remote', problems);
+  }
+
+  // ---- kernel --------------------------------------------------------------------------------------
+
+  private async kernel(kind: 'apply' | 'resync', report: AgentPassReport, start: number): Promise<void> {
+    const d = this.drivers;
+    const resync = kind === 'resync';
+    const mark = (phase: string) => (report.phases[phase] = performance.now() - start);
+    // A bulk pass reads every interface back: thousands of /proc reads on
+    // this (only) thread, which would stall the ipset/iptables/route steps
+    // between their processes. Routes and chains go first then; the
+    // interfaces follow. A small pass configures its interfaces alongside.
+    const bulk = resync || this.firstKernelPass;
+    // tabby writes nothing to mangle and raw; their stale tabby chains (an
+    // older version's) are swept by the resync, off the start-up path.
+    const tableNames: readonly TableName[] = resync ? TABLE_NAMES : ['filter', 'nat'];
+    if (resync) {
+      d.interfaces.requestResync();
+      d.routes.requestResync();
+    }
+
+    // A set must exist before a rule names it, so set creation goes first.
+    // Member changes of sets that exist already may run alongside the
+    // restores (a packet meeting the old members meanwhile meets the old
+    // rules' intent, and a missing member can only deny): that takes the
+    // ipset process off the path of a workload add or remove.
+    const setsFirst = bulk || report.handed.setsCreated.length > 0;
+    const ipsetPhase = async () => {
+      if (resync) {
+        const r = await d.ipsets.resync();
+        report.ipsets = r.update;
+        report.ipsetDrift = r.drift.filter((x) => x.kind !== 'set-unexpected' || !isTempSet(x.set));
+      } else {
+        report.ipsets = await d.ipsets.applyCreatesAndUpdates();
+      }
+      mark('ipsets');
+    };
+    const tablePhase = () =>
+      // One restore per table; tables are independent (nft retries a commit
+      // that raced another table's, legacy waits on its lock).
+      allSettledOrThrow(
+        tableNames.map(async (name) => {
+          const t = d.tables[name];
+          if (resync) {
+            const r = await t.resync();
+            report.iptables[name] = r.apply;
+            report.iptablesDrift.push(...r.drift);
+          } else {
+            report.iptables[name] = await t.apply();
+          }
+          mark(`iptables.${name}`);
+        }),
+      );
+    const tables = setsFirst ? ipsetPhase().then(tablePhase) : allSettledOrThrow([ipsetPhase(), tablePhase()]);
+    // Tunnel devices, neighbours and FDB entries before the routes that use
+    // them (Felix: VTEPs before routes), so a route to a new node never
+    // points at a VTEP the kernel cannot resolve yet.
+    const plumbing = (async () => {
+      if (resync || this.firstKernelPass || this.encapDirty || isError(d.ipip.status()) || isError(d.vxlan.status())) {
+        this.encapDirty = false;
+        const [vxlan, ipip] = await Promise.all([d.vxlan.sync(), d.ipip.sync()]);
+        mark('encap');
+        report.encap = { vxlan, ipip };
+        for (const s of [vxlan, ipip] as SyncReport[]) {
+          if (!s.routesFlushed) continue;
+          d.routes.onIfaceStateChanged(s.device, false);
+          d.routes.onIfaceStateChanged(s.device, true);
+        }
+        const supported = ipip.status.state !== 'unsupported';
+        if (supported !== this.ipipSupported) {
+          this.ipipSupported = supported;
+          this.recalcRemote();
+        }
+      }
+      const r = await d.routes.apply();
+      mark('routes');
+      return r;
+    })();
+    const ifaces1 = bulk ? Promise.resolve(undefined) : d.interfaces.apply().finally(() => mark('interfaces'));
+    const settled = await Promise.allSettled([tables, plumbing, ifaces1]);
+    for (const s of settled) if (s.status === 'rejected') throw s.reason;
+    let routesDone = (report.phases.routes ?? 0) + start;
+    const tablesDone = Math.max(...tableNames.map((n) => report.phases[`iptables.${n}`] ?? 0)) + start;
+
+    const r1 = (settled[1] as PromiseFulfilledResult<RouteApplyReport>).value;
+    let ifr = (settled[2] as PromiseFulfilledResult<InterfaceApplyReport | undefined>).value;
+    if (!ifr) {
+      ifr = await d.interfaces.apply();
+      mark('interfaces');
+    }
+    report.interfaces = ifr;
+    for (const e of ifr.linkEvents) d.routes.onIfaceStateChanged(e.name, e.up);
+    const again = ifr.linkEvents.length > 0;
+    let routes: RouteApplyReport = r1;
+    if (again || r1.nextRetryInMs === 0) {
+      routes = mergeRouteReports(r1, await d.routes.apply());
+      mark('routes.again');
+      routesDone = performance.now();
+    }
+    report.routes = routes;
+    report.routesAndChainsMs = Math.max(routesDone, tablesDone) - start;
+    report.ipsetDeletes = await d.ipsets.applyDeletes();
+    mark('ipsetDeletes');
+    this.firstKernelPass = false;
+  }
+}
+
+/** Wait for every promise (none is left running unobserved), then throw the first failure. */
+async function allSettledOrThrow(ps: readonly Promise<unknown>[]): Promise<void> {
+  const rs = await Promise.allSettled(ps);
+  for (const r of rs) if (r.status === 'rejected') throw r.reason;
+}
+
+function isError(s: TunnelStatus): boolean {
+  return s.state === 'error';
+}
+
+/** The ipset driver's temporary sets (`tabby-t-...`) are its own business, not drift. */
+function isTempSet(name: string): boolean {
+  return name.startsWith('tabby-t-');
+}
+
