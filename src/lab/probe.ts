@@ -49,10 +49,9 @@ export async function ping(fromNs: string, to: string, opts: { timeoutMs?: numbe
   };
 }
 
-/** Connect over TCP and read the echo server's greeting. */
-export async function tcpProbe(fromNs: string, to: string, port: number, opts: { timeoutMs?: number } = {}): Promise<ProbeResult> {
-  const secs = ((opts.timeoutMs ?? 1000) / 1000).toFixed(2);
-  const script = `exec 3<>/dev/tcp/${to}/${port} && head -c 256 <&3`;
+/** Run a bash /dev/tcp|udp script under `timeout`; its stdout is the echo server's reply. */
+async function socketProbe(protocol: 'tcp' | 'udp', script: string, fromNs: string, to: string, port: number, timeoutMs = 1000): Promise<ProbeResult> {
+  const secs = (timeoutMs / 1000).toFixed(2);
   const start = process.hrtime.bigint();
   const r = await run('timeout', [secs, 'bash', '-c', script], { ns: fromNs, timeoutMs: 15_000 });
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
@@ -60,30 +59,22 @@ export async function tcpProbe(fromNs: string, to: string, port: number, opts: {
   return {
     from: fromNs,
     to,
-    protocol: 'tcp',
+    protocol,
     port,
     ok,
     ...(ok ? { reply: r.stdout.trim(), rttMs: ms } : { error: r.code === 0 ? 'error' : classify(r.stderr, r.code), detail: r.stderr.trim() }),
   };
 }
 
+/** Connect over TCP and read the echo server's greeting. */
+export function tcpProbe(fromNs: string, to: string, port: number, opts: { timeoutMs?: number } = {}): Promise<ProbeResult> {
+  return socketProbe('tcp', `exec 3<>/dev/tcp/${to}/${port} && head -c 256 <&3`, fromNs, to, port, opts.timeoutMs);
+}
+
 /** Send one datagram and wait for the echo server's reply. */
-export async function udpProbe(fromNs: string, to: string, port: number, opts: { timeoutMs?: number } = {}): Promise<ProbeResult> {
-  const secs = ((opts.timeoutMs ?? 1000) / 1000).toFixed(2);
+export function udpProbe(fromNs: string, to: string, port: number, opts: { timeoutMs?: number } = {}): Promise<ProbeResult> {
   // One read() of one datagram: head or read would split it byte by byte.
-  const script = `exec 3<>/dev/udp/${to}/${port} && printf probe >&3 && dd bs=512 count=1 status=none <&3`;
-  const start = process.hrtime.bigint();
-  const r = await run('timeout', [secs, 'bash', '-c', script], { ns: fromNs, timeoutMs: 15_000 });
-  const ms = Number(process.hrtime.bigint() - start) / 1e6;
-  const ok = r.code === 0 && r.stdout.length > 0;
-  return {
-    from: fromNs,
-    to,
-    protocol: 'udp',
-    port,
-    ok,
-    ...(ok ? { reply: r.stdout.trim(), rttMs: ms } : { error: r.code === 0 ? 'error' : classify(r.stderr, r.code), detail: r.stderr.trim() }),
-  };
+  return socketProbe('udp', `exec 3<>/dev/udp/${to}/${port} && printf probe >&3 && dd bs=512 count=1 status=none <&3`, fromNs, to, port, opts.timeoutMs);
 }
 
 export interface Endpoint {
