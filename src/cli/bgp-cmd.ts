@@ -28,6 +28,16 @@ export async function runBgp(configPath: string): Promise<void> {
     await control.stop();
     process.exit(0);
   };
+  // SIGHUP: re-read the config and apply it with the least disruption; a bad
+  // file changes nothing (the error is logged, the old config keeps running).
+  process.on('SIGHUP', () => {
+    try {
+      const r = speaker.reload(loadBgpConfig(configPath));
+      log.info('bgp.reload.done', r);
+    } catch (err) {
+      log.error('bgp.reload.failed', { error: (err as Error).message });
+    }
+  });
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
 }

@@ -7,6 +7,7 @@
  * one `flush()` (scheduled with setImmediate), so many UPDATEs share one
  * decision pass and one export pass.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { createServer, type Server, type Socket } from 'node:net';
 import { isIPv4 } from 'node:net';
 import { compileFilters } from '../policy/filter.js';
@@ -24,6 +25,7 @@ import {
   AFI_IPV6,
   SUB_ADMINISTRATIVE_SHUTDOWN,
   SUB_MAX_PREFIXES_REACHED,
+  SUB_OTHER_CONFIGURATION_CHANGE,
   SUB_PEER_DECONFIGURED,
   type ReceivedUpdate,
 } from '../wire/index.js';
@@ -79,7 +81,7 @@ export class Speaker {
   private readonly startedAt = Date.now();
   private stopping = false;
 
-  constructor(readonly config: BgpConfig) {
+  constructor(public config: BgpConfig) {
     this.rib = new BgpRib({
       localAs: config.asNumber,
       routerId: config.routerId,
@@ -427,6 +429,86 @@ export class Speaker {
     await new Promise((r) => setTimeout(r, 50)); // let the NOTIFICATIONs go out
     for (const e of this.peers.values()) e.session.destroy();
     await this.fib?.idle();
+  }
+
+  /**
+   * Apply a new config with the least disruption (style.md lesson 9; the
+   * BIRD/Calico flap of user-pains §4 is what this avoids): unchanged peers
+   * are untouched; an export-filter change re-advertises; an import-filter
+   * change re-evaluates kept routes or sends ROUTE-REFRESH (RFC 2918); only a
+   * change that needs a new OPEN resets the session, with Cease / Other
+   * Configuration Change; removed peers get Cease / Peer De-configured
+   * (RFC 4486). Speaker-wide settings (AS, router id, listener, FIB) need a
+   * restart: the reload is refused and the old config stays.
+   */
+  reload(next: BgpConfig): { added: string[]; removed: string[]; reset: string[]; refreshed: string[]; unchanged: string[] } {
+    const cur = this.config;
+    for (const k of ['asNumber', 'routerId', 'listen', 'fibInstall', 'fibProtocol', 'clusterId', 'multipath', 'controlSocket'] as const) {
+      if (!isDeepStrictEqual(cur[k], next[k])) throw new Error(`changing ${k} needs a restart of tabby bgp; the running config is unchanged`);
+    }
+    const policies = compileFilters(next.filters);
+    const filtersChanged = !isDeepStrictEqual(cur.filters, next.filters);
+    const out = { added: [] as string[], removed: [] as string[], reset: [] as string[], refreshed: [] as string[], unchanged: [] as string[] };
+    const wanted = new Map(next.peers.map((p) => [p.address, p]));
+    for (const addr of [...this.peers.keys()]) {
+      if (!wanted.has(addr)) {
+        this.removePeer(addr);
+        out.removed.push(addr);
+      }
+    }
+    // Fields that are part of the OPEN or of the TCP connection.
+    const sessionFields = (p: BgpPeerConfig) => {
+      const { import: _i, export: _e, description: _d, ...rest } = p;
+      return rest;
+    };
+    for (const p of next.peers) {
+      const e = this.peers.get(p.address);
+      if (!e) {
+        this.addPeer(p, policies);
+        this.installListenerKey(p);
+        this.peers.get(p.address)!.session.start();
+        out.added.push(p.address);
+        continue;
+      }
+      if (!isDeepStrictEqual(sessionFields(e.config), sessionFields(p))) {
+        e.session.stop(SUB_OTHER_CONFIGURATION_CHANGE);
+        e.session.destroy();
+        clearTimeout(e.staleTimer);
+        this.rib.peerDown(e.rib);
+        this.rib.removePeer(e.rib);
+        this.peers.delete(p.address);
+        this.addPeer(p, policies);
+        this.installListenerKey(p);
+        this.peers.get(p.address)!.session.start();
+        out.reset.push(p.address);
+        continue;
+      }
+      let touched = false;
+      if (p.export !== e.config.export || (filtersChanged && p.export !== 'all' && p.export !== 'none')) {
+        this.rib.setExportPolicy(e.rib, policies(p.export));
+        touched = true;
+      }
+      if (p.import !== e.config.import || (filtersChanged && p.import !== 'all' && p.import !== 'none')) {
+        if (!this.rib.setImportPolicy(e.rib, policies(p.import))) {
+          for (const f of e.session.negotiated?.families ?? []) e.session.sendRouteRefresh(f);
+        }
+        touched = true;
+      }
+      e.config = p;
+      (touched ? out.refreshed : out.unchanged).push(p.address);
+    }
+    const before = new Set(cur.originate);
+    const after = new Set(next.originate);
+    for (const px of before) if (!after.has(px)) this.rib.withdrawOriginated(px);
+    for (const px of after) if (!before.has(px)) this.rib.originate(px);
+    this.config = next;
+    this.scheduleFlush();
+    log.info('bgp.config.reloaded', out);
+    return out;
+  }
+
+  private installListenerKey(p: BgpPeerConfig): void {
+    if (this.server && p.password !== undefined) setMd5Key(fdOf(this.server), p.address, p.password);
   }
 
   /** Remove a peer at runtime (Cease / Peer De-configured, RFC 4486). */
