@@ -40,6 +40,9 @@ const log = logger('bgp-speaker');
 /** Stop taking from the RIB for a peer while this much is queued on its socket. */
 const HIGH_WATER = 8 * 1024 * 1024;
 
+/** Pause between a config-change Cease and the new session's first connect. */
+const RESET_GAP_MS = 1000;
+
 const ribFamily = (f: Family): RibFamily => (f === 'ipv4-unicast' ? 4 : 6);
 const sessionFamily = (f: RibFamily): Family => (f === 4 ? 'ipv4-unicast' : 'ipv6-unicast');
 
@@ -479,7 +482,14 @@ export class Speaker {
         this.peers.delete(p.address);
         this.addPeer(p, policies);
         this.installListenerKey(p);
-        this.peers.get(p.address)!.session.start();
+        // Let the Cease reach the peer before the new connection does: a peer
+        // that sees a new OPEN while its session is up may take it for our
+        // graceful restart (RFC 4724 §4.2) and never process the Cease.
+        const fresh = this.peers.get(p.address)!;
+        const t = setTimeout(() => {
+          if (this.peers.get(p.address) === fresh && !this.stopping) fresh.session.start();
+        }, RESET_GAP_MS);
+        t.unref();
         out.reset.push(p.address);
         continue;
       }
