@@ -152,6 +152,12 @@ function toIdle(fsm: Fsm, reason: DownReason, pre: FsmAction[], notification?: N
   return { fsm: next, actions };
 }
 
+/** §8.2.2 Event 10 in OpenSent/OpenConfirm/Established: NOTIFICATION Hold Timer Expired, then Idle. */
+function holdExpired(fsm: Fsm): { fsm: Fsm; actions: FsmAction[] } {
+  const n: Notification = { code: ERR_HOLD_TIMER_EXPIRED, subcode: 0 };
+  return toIdle(fsm, 'hold-timer-expired', [{ type: 'sendNotification', notification: n }], n);
+}
+
 function fsmError(fsm: Fsm): { fsm: Fsm; actions: FsmAction[] } {
   const notification: Notification = { code: ERR_FSM, subcode: FSM_SUB[fsm.state] ?? 0 };
   return toIdle(fsm, 'fsm-error', [{ type: 'sendNotification', notification }], notification);
@@ -243,10 +249,8 @@ export function step(fsm: Fsm, ev: FsmEvent): { fsm: Fsm; actions: FsmAction[] }
         case 'Start':
         case 'IdleHoldTimerExpires':
           return { fsm, actions: [] };
-        case 'HoldTimerExpires': {
-          const n: Notification = { code: ERR_HOLD_TIMER_EXPIRED, subcode: 0 };
-          return toIdle(fsm, 'hold-timer-expired', [{ type: 'sendNotification', notification: n }], n);
-        }
+        case 'HoldTimerExpires':
+          return holdExpired(fsm);
         case 'TcpConnectionFails':
           // §8.2.2 OpenSent, Event 18: close, restart ConnectRetryTimer, go to Active.
           return {
@@ -279,10 +283,8 @@ export function step(fsm: Fsm, ev: FsmEvent): { fsm: Fsm; actions: FsmAction[] }
         case 'Start':
         case 'IdleHoldTimerExpires':
           return { fsm, actions: [] };
-        case 'HoldTimerExpires': {
-          const n: Notification = { code: ERR_HOLD_TIMER_EXPIRED, subcode: 0 };
-          return toIdle(fsm, 'hold-timer-expired', [{ type: 'sendNotification', notification: n }], n);
-        }
+        case 'HoldTimerExpires':
+          return holdExpired(fsm);
         case 'KeepaliveTimerExpires':
           return { fsm, actions: [{ type: 'sendKeepalive' }, { type: 'startTimer', timer: 'keepalive', seconds: fsm.keepaliveTime }] };
         case 'TcpConnectionFails':
@@ -303,10 +305,8 @@ export function step(fsm: Fsm, ev: FsmEvent): { fsm: Fsm; actions: FsmAction[] }
         case 'Start':
         case 'IdleHoldTimerExpires':
           return { fsm, actions: [] };
-        case 'HoldTimerExpires': {
-          const n: Notification = { code: ERR_HOLD_TIMER_EXPIRED, subcode: 0 };
-          return toIdle(fsm, 'hold-timer-expired', [{ type: 'sendNotification', notification: n }], n);
-        }
+        case 'HoldTimerExpires':
+          return holdExpired(fsm);
         case 'KeepaliveTimerExpires':
           return { fsm, actions: [{ type: 'sendKeepalive' }, { type: 'startTimer', timer: 'keepalive', seconds: fsm.keepaliveTime }] };
         case 'KeepaliveReceived':
