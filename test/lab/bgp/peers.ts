@@ -90,3 +90,50 @@ ${p.extra ?? ''}
   .join('\n')}
 `;
 }
+
+export interface FrrPeer {
+  proc: ManagedProcess;
+  conf: string;
+  /** Run vtysh commands (each one a `-c`) against this bgpd. */
+  vtysh(...cmds: string[]): Promise<string>;
+  /** `vtysh -c CMD` whose output is JSON, parsed. */
+  json<T = unknown>(cmd: string): Promise<T>;
+}
+
+const FRR_BGPD = '/usr/lib/frr/bgpd';
+
+/**
+ * FRR's bgpd alone, without zebra (`-Z`: no FIB, nexthops count as valid) and
+ * without dropping privileges (`-S`); its vty socket lives in the lab dir so
+ * `vtysh --vty_socket` reaches it. The vty TCP port is off (`-P 0`).
+ */
+export async function startFrr(lab: Lab, ns: string, name: string, config: string): Promise<FrrPeer> {
+  const conf = lab.writeFile(`${name}/bgpd.conf`, config);
+  const dir = join(lab.dir, name);
+  const proc = lab.startProcess(ns, name, FRR_BGPD, ['-f', conf, '-i', join(dir, 'bgpd.pid'), '-Z', '-n', '-S', '--vty_socket', dir, '-P', '0', '--log', 'stdout']);
+  const vtysh = (...cmds: string[]) => runOk('vtysh', ['--vty_socket', dir, ...cmds.flatMap((c) => ['-c', c])], { ns, timeoutMs: 10_000 });
+  await waitFor(`${name} answers vtysh`, async () => {
+    if (!proc.alive) throw new Error(`bgpd exited: ${proc.logTail(10)}`);
+    return (await run('vtysh', ['--vty_socket', dir, '-c', 'show bgp summary json'], { ns, timeoutMs: 5000 })).code === 0;
+  }, { timeoutMs: 15_000 });
+  return { proc, conf, vtysh, json: async <T>(cmd: string) => JSON.parse(await vtysh(cmd)) as T };
+}
+
+export interface GobgpPeer {
+  proc: ManagedProcess;
+  conf: string;
+  /** Run the `gobgp` CLI against this daemon's API (127.0.0.1 inside the namespace). */
+  cli(...args: string[]): Promise<string>;
+}
+
+/** GoBGP's gobgpd with its gRPC API on 127.0.0.1:apiPort inside the namespace. */
+export async function startGobgp(lab: Lab, ns: string, name: string, tomlConfig: string, apiPort = 50051): Promise<GobgpPeer> {
+  const conf = lab.writeFile(`${name}/gobgpd.toml`, tomlConfig);
+  const proc = lab.startProcess(ns, name, 'gobgpd', ['-f', conf, '--api-hosts', `127.0.0.1:${apiPort}`, '--pprof-disable', '-p']);
+  const cli = (...args: string[]) => runOk('gobgp', ['-u', '127.0.0.1', '-p', String(apiPort), ...args], { ns, timeoutMs: 10_000 });
+  await waitFor(`${name} answers gobgp`, async () => {
+    if (!proc.alive) throw new Error(`gobgpd exited: ${proc.logTail(10)}`);
+    return (await run('gobgp', ['-u', '127.0.0.1', '-p', String(apiPort), 'global'], { ns, timeoutMs: 5000 })).code === 0;
+  }, { timeoutMs: 15_000 });
+  return { proc, conf, cli };
+}
