@@ -99,6 +99,8 @@ export interface FelixAgentOptions {
   log?: ComponentLogger;
   /** Inject drivers (tests); default: built for `netns`. */
   drivers?: FelixDrivers;
+  /** Called after every pass that did work, succeeded or failed (metrics, the daemon's readiness). */
+  onPass?: (report: AgentPassReport, error?: Error) => void;
 }
 
 const STATUS_ERROR_RETRY_MS = 5_000;
@@ -107,6 +109,7 @@ export class FelixAgent {
   readonly input: FelixInput;
   readonly drivers: FelixDrivers;
   private readonly log: ComponentLogger;
+  private readonly onPass: FelixAgentOptions['onPass'];
   private readonly prefix: string;
   private readonly resyncIntervalMs: number;
   private readonly applyDelayMs: number;
@@ -175,6 +178,7 @@ export class FelixAgent {
   private constructor(opts: FelixAgentOptions, drivers: FelixDrivers) {
     this.input = opts.input;
     this.drivers = drivers;
+    this.onPass = opts.onPass;
     this.log = opts.log ?? logger('felix.agent', opts.netns !== undefined ? { netns: opts.netns } : {});
     this.prefix = opts.interfacePrefix ?? 'cali';
     this.resyncIntervalMs = opts.resyncIntervalMs ?? 90_000;
@@ -328,11 +332,21 @@ export class FelixAgent {
       await this.kernel(kind, report, start);
       report.durationMs = performance.now() - start;
       this.succeeded(report);
+      this.notifyPass(report);
       return report;
     } catch (err) {
       report.durationMs = performance.now() - start;
       this.failed(kind, report, err);
+      this.notifyPass(report, err instanceof Error ? err : new Error(String(err)));
       throw err;
+    }
+  }
+
+  private notifyPass(report: AgentPassReport, error?: Error): void {
+    try {
+      this.onPass?.(report, error);
+    } catch (err) {
+      this.log.error('felix.agent.listener_failed', { error: (err as Error).message });
     }
   }
 
