@@ -4,7 +4,7 @@
  * with `not implemented yet: <what>` after checking their arguments.
  */
 import { Command, Option } from 'commander';
-import { loadNodeConfig, resolveConfigPath } from '../config/node-config.js';
+import { resolveConfigPath } from '../config/node-config.js';
 import { NotImplementedError, UserError } from '../util/errors.js';
 import { formatLabState, labDown, labStatusJson, labUp, readLabState } from '../lab/persistent.js';
 import { probeMatrix } from '../lab/probe.js';
@@ -27,9 +27,9 @@ export function registerCommands(program: Command): void {
     .command('daemon')
     .description('run the node agent (datastore, dataplane, BGP) in this network namespace until SIGTERM')
     .addOption(configOption())
-    .action((opts: { config?: string }) => {
-      loadNodeConfig(resolveConfigPath(opts.config));
-      throw new NotImplementedError('tabby daemon');
+    .action(async (opts: { config?: string }) => {
+      const { runDaemon } = await import('./daemon-cmd.js');
+      await runDaemon(resolveConfigPath(opts.config));
     });
 
   program
