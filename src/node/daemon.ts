@@ -13,6 +13,7 @@
  * as it is (routes, chains, sets): workloads keep forwarding while the
  * daemon is away, and a restarted daemon adopts what it finds.
  */
+import { execa } from 'execa';
 import type { NodeConfig } from '../config/node-config.js';
 import type { IPPool, Node } from '../datastore/resources/index.js';
 import { openNodeStore } from '../datastore/open.js';
@@ -32,6 +33,11 @@ import { desiredNodeFields, detectIdentity, mergeNode, registerNode, type HostId
 import { DaemonObservability } from './observability.js';
 
 const log = logger('node.daemon');
+
+/** Longest a restarted daemon keeps the previous run's learned routes while BGP converges. */
+const HOLD_MAX_MS = 60_000;
+/** The Loc-RIB must be this quiet, with every session up, to count as converged. */
+const HOLD_QUIET_MS = 2_000;
 
 /** Kinds whose change can alter this node's BGP sessions or origination. */
 const BGP_KINDS = new Set(['Node', 'BGPPeer', 'BGPConfiguration', 'IPPool', 'ipam-block']);
@@ -55,6 +61,14 @@ export class Daemon {
   private bestPaths: ReadonlyMap<string, readonly string[]> = new Map();
   private tunnelWork: Promise<void> = Promise.resolve();
   private bgpProblems: string[] = [];
+  /**
+   * Learned routes found in the kernel at start (a restart): kept in the
+   * learned set until BGP has converged, so the first dataplane pass after a
+   * restart does not delete routes the new speaker has not relearned yet.
+   */
+  private held = new Map<string, readonly string[]>();
+  private holdTimer: NodeJS.Timeout | undefined;
+  private holdDeadline = 0;
   private firstPassOk = false;
   private stopped = false;
   private readonly startedAt = new Date();
@@ -98,6 +112,7 @@ export class Daemon {
 
     if (cfg.bgp.enabled) {
       this.bgp = new BgpRunner({ onBestPaths: (best) => this.onBestPaths(best) });
+      await this.holdKernelRoutes();
     }
 
     this.store = await this.openStoreWithRetry();
@@ -115,6 +130,7 @@ export class Daemon {
     if (this.stopped) return;
     this.stopped = true;
     clearTimeout(this.bgpTimer);
+    clearInterval(this.holdTimer);
     log.info('node.daemon.stopping', { node: this.cfg.nodeName });
     await this.bgp?.stop().catch((err) => log.error('node.daemon.stop_failed', { part: 'bgp', error: (err as Error).message }));
     await this.agent?.stop().catch((err) => log.error('node.daemon.stop_failed', { part: 'felix', error: (err as Error).message }));
@@ -244,9 +260,61 @@ export class Daemon {
 
   private onBestPaths(best: ReadonlyMap<string, readonly string[]>): void {
     this.bestPaths = best;
+    this.pushLearned();
+  }
+
+  private pushLearned(): void {
     const local = new Set(this.input.localBlocks);
     const self = new Set([this.identity!.address.split('/')[0]!]);
-    this.input.setLearnedRoutes(learnedRoutesOf(best, local, self));
+    let all: ReadonlyMap<string, readonly string[]> = this.bestPaths;
+    if (this.held.size) {
+      const merged = new Map(this.held);
+      for (const [k, v] of this.bestPaths) merged.set(k, v);
+      all = merged;
+    }
+    this.input.setLearnedRoutes(learnedRoutesOf(all, local, self));
+  }
+
+  /** Read back the gateway routes of our protocol on the uplink: what the previous run had learned. */
+  private async holdKernelRoutes(): Promise<void> {
+    const proto = String(this.cfg.dataplane.routeProtocol);
+    const dev = this.identity!.interface;
+    try {
+      const out = await execa('ip', ['-j', 'route', 'show', 'proto', proto], { timeout: 10_000 });
+      const routes = JSON.parse(out.stdout || '[]') as { dst: string; gateway?: string; dev?: string; flags?: string[]; nexthops?: { gateway?: string; dev?: string }[] }[];
+      for (const r of routes) {
+        const hops = r.gateway && r.dev === dev && !r.flags?.includes('onlink') ? [r.gateway] : (r.nexthops ?? []).filter((h) => h.gateway && h.dev === dev).map((h) => h.gateway!);
+        if (hops.length) this.held.set(r.dst.includes('/') ? r.dst : `${r.dst}/32`, hops);
+      }
+    } catch (err) {
+      log.warn('node.daemon.readback_failed', { error: (err as Error).message });
+    }
+    if (!this.held.size) return;
+    log.info('node.daemon.holding_routes', { routes: this.held.size }, 'keeping the routes learned before the restart until BGP has converged');
+    this.pushLearned();
+    this.holdDeadline = Date.now() + HOLD_MAX_MS;
+    this.holdTimer = setInterval(() => this.checkConverged(), 500);
+    this.holdTimer.unref();
+  }
+
+  /** BGP has converged when every session is Established and the Loc-RIB has been quiet for a moment (or the hold ran out). */
+  private lastBestCount = -1;
+  private quietSince = 0;
+  private checkConverged(): void {
+    const peers = this.bgp?.peers() ?? [];
+    const allUp = peers.length > 0 && peers.every((p) => p.state === 'Established');
+    const n = this.bestPaths.size;
+    if (n !== this.lastBestCount) {
+      this.lastBestCount = n;
+      this.quietSince = Date.now();
+    }
+    const converged = allUp && Date.now() - this.quietSince >= HOLD_QUIET_MS;
+    if (!converged && Date.now() < this.holdDeadline) return;
+    clearInterval(this.holdTimer);
+    this.holdTimer = undefined;
+    log.info('node.daemon.hold_released', { held: this.held.size, learned: n, converged }, converged ? 'BGP converged: routes from before the restart now follow BGP' : 'BGP did not converge in time: releasing the held routes');
+    this.held.clear();
+    this.pushLearned();
   }
 
   // ---- dataplane ---------------------------------------------------------------------------------

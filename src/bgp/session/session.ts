@@ -211,6 +211,11 @@ export class Session {
 
   /** An incoming connection the speaker matched to this peer. */
   accept(socket: Socket): void {
+    // Idle only because of the IdleHold back-off (not stopped): the peer is
+    // back, so start now and take its connection (RFC 4271 §8.1.1, Event 5
+    // AutomaticStart_with_PassiveTcpEstablishment). Refusing it would leave
+    // both sides backing off out of phase after one side restarts.
+    if (this.fsm.state === 'Idle' && !this.fsm.stopped && !this.rival) this.dispatch({ type: 'Start', automatic: true });
     const s = this.fsm.state;
     if (s === 'Idle' || s === 'Established' || this.rival) {
       this.rejectSocket(socket, SUB_CONNECTION_REJECTED);

@@ -30,7 +30,7 @@ export class CniHarness {
     readonly store: Store,
     /** The datastore as the node configs name it. */
     readonly storeConfig: StoreConfig,
-    private readonly etcd?: LabEtcd,
+    readonly etcd?: LabEtcd,
   ) {}
 
   /** A lab (fabric only) and a datastore: a directory of the lab, or an etcd inside the lab. */

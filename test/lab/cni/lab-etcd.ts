@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import type { Lab } from '../../../src/lab/lab.js';
+import type { ManagedProcess } from '../../../src/lab/process.js';
 import { sleep } from '../../../src/lab/wait.js';
 
 export const ETCD_BINARY = '/usr/bin/etcd';
@@ -35,13 +36,43 @@ export class LabEtcd {
     /** For the test process (root netns). */
     readonly endpointFromRoot: string,
     private readonly bridge: ChildProcess,
+    private readonly lab: Lab,
+    private readonly args: string[],
+    /** The running etcd (replaced by restart()). */
+    public process: ManagedProcess,
   ) {}
+
+  /** Stop etcd (SIGTERM, by PID): the datastore is gone until restart(). */
+  async kill(): Promise<void> {
+    await this.process.stop();
+  }
+
+  /** Start etcd again on the same data directory and wait until it is healthy. */
+  async restart(): Promise<void> {
+    this.process = this.lab.startProcess(this.lab.fabricNs, 'etcd', ETCD_BINARY, this.args);
+    await this.waitHealthy();
+  }
+
+  private async waitHealthy(): Promise<void> {
+    const giveUp = Date.now() + 30_000;
+    for (;;) {
+      if (!this.process.alive) throw new Error(`etcd exited while starting: ${this.process.logTail(10)}`);
+      try {
+        const res = await fetch(`${this.endpointFromRoot}/health`, { signal: AbortSignal.timeout(2000) });
+        if (res.ok && ((await res.json()) as { health?: string }).health === 'true') return;
+      } catch {
+        // not up yet
+      }
+      if (Date.now() > giveUp) throw new Error(`etcd not healthy within 30 s: ${this.process.logTail(10)}`);
+      await sleep(100);
+    }
+  }
 
   static async start(lab: Lab): Promise<LabEtcd> {
     const addr = lab.gateway;
     const inLab = `http://${addr}:${CLIENT_PORT}`;
     const peer = `http://127.0.0.1:${PEER_PORT}`;
-    const etcd = lab.startProcess(lab.fabricNs, 'etcd', ETCD_BINARY, [
+    const args = [
       '--name', 'lab',
       '--data-dir', join(lab.dir, 'etcd-data'),
       '--listen-client-urls', `${inLab},http://127.0.0.1:${CLIENT_PORT}`,
@@ -50,32 +81,22 @@ export class LabEtcd {
       '--initial-advertise-peer-urls', peer,
       '--initial-cluster', `lab=${peer}`,
       '--initial-cluster-state', 'new',
-    ]);
+    ];
+    const etcd = lab.startProcess(lab.fabricNs, 'etcd', ETCD_BINARY, args);
     const port = await freePort();
     const bridge = spawn(
       'socat',
       [`TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`, `EXEC:ip netns exec ${lab.fabricNs} socat STDIO TCP\\:${addr}\\:${CLIENT_PORT}`],
       { stdio: 'ignore', detached: true },
     );
-    const e = new LabEtcd(inLab, `http://127.0.0.1:${port}`, bridge);
-    const giveUp = Date.now() + 30_000;
-    for (;;) {
-      if (!etcd.alive) {
-        await e.stop();
-        throw new Error(`etcd exited while starting: ${etcd.logTail(10)}`);
-      }
-      try {
-        const res = await fetch(`${e.endpointFromRoot}/health`, { signal: AbortSignal.timeout(2000) });
-        if (res.ok && ((await res.json()) as { health?: string }).health === 'true') return e;
-      } catch {
-        // not up yet
-      }
-      if (Date.now() > giveUp) {
-        await e.stop();
-        throw new Error(`etcd not healthy within 30 s: ${etcd.logTail(10)}`);
-      }
-      await sleep(100);
+    const e = new LabEtcd(inLab, `http://127.0.0.1:${port}`, bridge, lab, args, etcd);
+    try {
+      await e.waitHealthy();
+    } catch (err) {
+      await e.stop();
+      throw err;
     }
+    return e;
   }
 
   /** Stops the bridge (its process group: socat and its per-connection children). etcd stops with the lab. */

@@ -3,7 +3,9 @@
  * CNI ADD as a runtime runs it) plus `tabby daemon` started in each host
  * namespace, its control socket under the lab directory.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseResources, resourceKey } from '../../../src/datastore/resources/index.js';
 import { callControl } from '../../../src/node/control.js';
 import type { ManagedProcess } from '../../../src/lab/process.js';
 import { runOk } from '../../../src/lab/exec.js';
@@ -48,6 +50,8 @@ export class DaemonCluster {
   async addHost(name: string, extraYaml = ''): Promise<DaemonHost> {
     const socket = join(this.h.lab.dir, `${name}.sock`);
     const setup = await this.h.addHost(name, `controlSocket: ${socket}\nmetrics:\n  enabled: false\n${extraYaml}`);
+    // Daemon logs go to the lab's log files (printed when a test fails): keep them informative.
+    writeFileSync(setup.configPath, readFileSync(setup.configPath, 'utf8').replace('level: warn', 'level: info'));
     const host: DaemonHost = { ...setup, name, socket };
     this.hosts.set(name, host);
     return host;
@@ -84,6 +88,39 @@ export class DaemonCluster {
   /** `ip -j route show proto 80` of a host: dst -> gateways/devices. */
   async routes(host: DaemonHost): Promise<{ dst: string; gateway?: string; dev?: string; type?: string; nexthops?: { gateway: string }[] }[]> {
     return JSON.parse(await runOk('ip', ['-j', 'route', 'show', 'proto', '80'], { ns: host.host.netns }));
+  }
+
+  /** Validate and store resources as `tabby apply` does (all or nothing). */
+  async apply(yamlText: string): Promise<void> {
+    const r = parseResources(yamlText, 'test');
+    if (r.problems.length) throw new Error(`bad test resources: ${JSON.stringify(r.problems)}`);
+    for (const res of r.resources) await this.h.store.put(resourceKey(res), res);
+  }
+
+  /** A continuous ping (every 50 ms) from a pod netns; stop() returns what was sent and lost. */
+  startPing(tag: string, fromNs: string, to: string): { stop: () => Promise<{ sent: number; received: number; lost: number }> } {
+    const p = this.h.lab.startProcess(fromNs, `ping-${tag}`, 'ping', ['-n', '-i', '0.05', '-W', '1', to]);
+    return {
+      stop: async () => {
+        p.signalWith('SIGINT');
+        await p.waitExit(5_000);
+        const m = /(\d+) packets transmitted, (\d+) received/.exec(p.logTail(10));
+        if (!m) throw new Error(`no ping summary: ${p.logTail(10)}`);
+        const sent = Number(m[1]);
+        const received = Number(m[2]);
+        return { sent, received, lost: sent - received };
+      },
+    };
+  }
+
+  /** Total session flaps the daemons report. */
+  async totalFlaps(hosts: DaemonHost[]): Promise<number> {
+    let n = 0;
+    for (const h of hosts) {
+      const st = (await callControl(h.socket, 'status', {}, 2_000)) as { bgp: { peers: { flaps: number }[] } };
+      for (const p of st.bgp.peers) n += p.flaps;
+    }
+    return n;
   }
 
   async destroy(): Promise<void> {
