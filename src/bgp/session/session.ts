@@ -30,6 +30,11 @@ import {
   SUB_BAD_PEER_AS,
   SUB_CONNECTION_COLLISION_RESOLUTION,
   SUB_CONNECTION_REJECTED,
+  SUB_HARD_RESET,
+  SUB_MAX_PREFIXES_REACHED,
+  SUB_ADMINISTRATIVE_SHUTDOWN,
+  SUB_PEER_DECONFIGURED,
+  SUB_ADMINISTRATIVE_RESET,
   SUB_UNSUPPORTED_CAPABILITY,
   u16Data,
   type Capability,
@@ -43,6 +48,9 @@ import { connectNative, needsNativeConnect } from '../net/sockopt.js';
 import { logger } from '../../util/log.js';
 import { collisionWinner, newFsm, step, type DownReason, type Fsm, type FsmAction, type FsmEvent, type FsmState, type Notification, type TimerName } from './fsm.js';
 import { FsmTimers, realClock, type Clock } from './timers.js';
+
+/** RFC 8538 §5: Cease subcodes sent as a Hard Reset when the peer has the N bit. */
+const HARD_RESET_CEASES: ReadonlySet<number> = new Set([SUB_MAX_PREFIXES_REACHED, SUB_ADMINISTRATIVE_SHUTDOWN, SUB_PEER_DECONFIGURED, SUB_ADMINISTRATIVE_RESET]);
 
 export type Family = 'ipv4-unicast' | 'ipv6-unicast';
 
@@ -187,6 +195,16 @@ export class Session {
   /** Operator stop: Cease with `subcode` (RFC 4486) and an optional RFC 9003 message. */
   stop(subcode: number, message?: string): void {
     const data = message ? shutdownNotification(message, subcode).data : undefined;
+    // RFC 8538 §3/§5: once both sides sent the N bit, a peer keeps our routes
+    // (stale) after any NOTIFICATION but a Hard Reset. The Cease subcodes
+    // that mean "these routes are gone" (§5: maximum prefixes, administrative
+    // shutdown, peer de-configured, administrative reset) therefore go out
+    // as a Hard Reset whose data is the encapsulated code, subcode and data.
+    const peerN = this.fsm.state === 'Established' && this.config.gracefulRestart && this.negotiated?.peerGracefulRestart?.notification;
+    if (peerN && HARD_RESET_CEASES.has(subcode)) {
+      this.dispatch({ type: 'Stop', subcode: SUB_HARD_RESET, data: Buffer.concat([Buffer.from([6, subcode]), data ?? Buffer.alloc(0)]) });
+      return;
+    }
     this.dispatch({ type: 'Stop', subcode, ...(data ? { data } : {}) });
   }
 

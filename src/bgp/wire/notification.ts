@@ -4,7 +4,7 @@
  * of Cease / Administrative Shutdown and Cease / Administrative Reset.
  */
 import { MSG_NOTIFICATION } from './constants.js';
-import { EMPTY, ERR_CEASE, SUB_ADMINISTRATIVE_RESET, SUB_ADMINISTRATIVE_SHUTDOWN, notificationName } from './errors.js';
+import { EMPTY, ERR_CEASE, SUB_ADMINISTRATIVE_RESET, SUB_ADMINISTRATIVE_SHUTDOWN, SUB_HARD_RESET, notificationName } from './errors.js';
 import { writeHeader } from './header.js';
 
 export interface NotificationMessage {
@@ -90,6 +90,15 @@ export function shutdownNotification(text: string, subcode: number = SUB_ADMINIS
 /** One line for logs: name, shutdown message, or data in hex. */
 export function describeNotification(n: NotificationMessage): string {
   const name = notificationName(n.code, n.subcode);
+  // RFC 8538 §3: a Hard Reset's data is the encapsulated code, subcode and data.
+  if (n.code === ERR_CEASE && n.subcode === SUB_HARD_RESET && n.data.length >= 2) {
+    const inner: NotificationMessage = { type: 'NOTIFICATION', code: n.data[0]!, subcode: n.data[1]!, data: n.data.subarray(2) };
+    if (carriesShutdownCommunication(inner.code, inner.subcode)) {
+      const text = decodeShutdownCommunication(inner.data);
+      if (text !== undefined) inner.shutdownMessage = text;
+    }
+    return `${name} (${describeNotification(inner)})`;
+  }
   if (n.shutdownMessage !== undefined) return `${name}: "${n.shutdownMessage}"`;
   return n.data.length > 0 ? `${name} (data ${n.data.toString('hex')})` : name;
 }

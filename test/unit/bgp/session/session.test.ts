@@ -100,8 +100,20 @@ describe('BGP session over loopback', () => {
     assert.deepEqual(p.rb.updates[0]!.attributes.asPath, [{ type: 'sequence', asns: [65001] }]);
     p.sa.stop(2, 'maintenance');
     await waitFor('B down', () => p.rb.downs.length === 1, { timeoutMs: 3000 });
-    assert.deepEqual(p.rb.downs[0], { reason: 'notification-received', code: 6, subcode: 2 });
+    // Both sides sent the N bit (RFC 8538): the shutdown goes out as a Hard
+    // Reset, so B does not keep A's routes stale for the restart time.
+    assert.deepEqual(p.rb.downs[0], { reason: 'notification-received', code: 6, subcode: 9 });
     assert.equal(p.sa.state, 'Idle');
+    assert.match(p.sb.lastError ?? '', /Hard Reset \(.*Administrative Shutdown: "maintenance"\)/);
+  });
+
+  it('without graceful restart an admin shutdown is a plain Cease 6/2 (RFC 4486)', async () => {
+    const p = await pair({ gracefulRestart: false }, {});
+    cleanups.push(() => (p.sa.destroy(), p.sb.destroy(), p.server.close()));
+    await waitFor('established', () => p.sa.state === 'Established' && p.sb.state === 'Established', { timeoutMs: 5000 });
+    p.sa.stop(2, 'maintenance');
+    await waitFor('B down', () => p.rb.downs.length === 1, { timeoutMs: 3000 });
+    assert.deepEqual(p.rb.downs[0], { reason: 'notification-received', code: 6, subcode: 2 });
     assert.match(p.sb.lastError ?? '', /Administrative Shutdown/);
   });
 
