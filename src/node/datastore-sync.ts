@@ -84,22 +84,27 @@ export class DatastoreSync {
 
   /** Load the first snapshot and start watching. Retries (bounded back-off) until the store answers or stop(). */
   async start(): Promise<void> {
+    await this.listAndWatchRetrying();
+    if (this.stopped) return;
+    this.probeTimer = setInterval(() => void this.probe(), this.opts.probeIntervalMs ?? 5_000);
+    this.probeTimer.unref();
+  }
+
+  /** List and watch until it works or stop() (bounded back-off: 200 ms doubling to 5 s). */
+  private async listAndWatchRetrying(): Promise<void> {
     let delay = 200;
-    for (;;) {
-      if (this.stopped) return;
+    while (!this.stopped) {
       try {
         await this.listAndWatch();
-        break;
+        return;
       } catch (err) {
         this.connected = false;
         this.lastProbeError = (err as Error).message;
-        log.warn('node.datastore.list_failed', { error: (err as Error).message, retryInMs: delay }, 'cannot read the datastore yet; retrying');
+        log.warn('node.datastore.list_failed', { error: (err as Error).message, retryInMs: delay }, 'cannot read the datastore; retrying');
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, 5_000);
       }
     }
-    this.probeTimer = setInterval(() => void this.probe(), this.opts.probeIntervalMs ?? 5_000);
-    this.probeTimer.unref();
   }
 
   async stop(): Promise<void> {
@@ -180,18 +185,7 @@ export class DatastoreSync {
     try {
       await this.watch?.stop().catch(() => undefined);
       this.watch = undefined;
-      let delay = 200;
-      while (!this.stopped) {
-        try {
-          await this.listAndWatch();
-          return;
-        } catch (err) {
-          this.connected = false;
-          this.lastProbeError = (err as Error).message;
-          await new Promise((r) => setTimeout(r, delay));
-          delay = Math.min(delay * 2, 5_000);
-        }
-      }
+      await this.listAndWatchRetrying();
     } finally {
       this.relisting = false;
     }
