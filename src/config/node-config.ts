@@ -81,6 +81,7 @@ export const nodeConfigSchema = z
       .regex(/^\d{1,3}(\.\d{1,3}){3}$/, { message: 'must be a dotted quad such as 244.0.0.1' })
       .optional(),
     controlSocket: absolutePath().optional(),
+    secretsDir: absolutePath().default('/etc/tabby/secrets'),
     datastore: datastoreSchema,
     bgp: bgpSchema,
     log: logSchema,

@@ -39,6 +39,18 @@ export interface BGPConfigurationSpec {
   nodeMeshMaxRestartTime?: string;
   communities?: Community[];
   prefixAdvertisements?: PrefixAdvertisement[];
+  /** Service CIDRs every node advertises (Calico: Kubernetes Service ranges). */
+  serviceClusterIPs?: { cidr: string }[];
+  serviceExternalIPs?: { cidr: string }[];
+  serviceLoadBalancerIPs?: { cidr: string }[];
+  /** The node-to-node mesh's TCP MD5 password (RFC 2385), from a secret. */
+  nodeMeshPassword?: { secretKeyRef: SecretKeyRef };
+}
+
+/** Calico's Kubernetes secret reference; tabby reads the secret from its secrets directory (`<dir>/<name>/<key>`, like a mounted Secret volume). */
+export interface SecretKeyRef {
+  name: string;
+  key: string;
 }
 
 export interface BGPConfiguration {
@@ -90,7 +102,14 @@ const prefixAdvertisement = z.strictObject({
   communities: z.array(z.string()).min(1).max(50),
 });
 
-const serviceBlocks = z.array(z.strictObject({ cidr: ipNet({ strict: true, bareIp: true }).optional() }));
+const serviceBlocks = z.array(z.strictObject({ cidr: ipNet({ strict: true, bareIp: true }) })).max(100);
+
+export const secretKeyRefSchema = z.strictObject({
+  secretKeyRef: z.strictObject({
+    name: subdomainName(),
+    key: z.string().min(1).max(253).regex(/^[-._a-zA-Z0-9]+$/, { message: 'must be a Secret key: letters, digits, "-", "_" and "."' }),
+  }),
+});
 
 function checkSpec(spec: Record<string, unknown>, ctx: Ctx): void {
   const communities = Array.isArray(spec.communities) ? (spec.communities as { name?: unknown }[]) : [];
@@ -125,11 +144,11 @@ const bgpConfigurationSpec = z
     nodeMeshMaxRestartTime: duration().optional(),
     communities: z.array(community).max(500).optional(),
     prefixAdvertisements: z.array(prefixAdvertisement).max(500).optional(),
-    serviceClusterIPs: unimplemented('serviceClusterIPs', serviceBlocks),
-    serviceExternalIPs: unimplemented('serviceExternalIPs', serviceBlocks),
-    serviceLoadBalancerIPs: unimplemented('serviceLoadBalancerIPs', serviceBlocks),
+    serviceClusterIPs: serviceBlocks.optional(),
+    serviceExternalIPs: serviceBlocks.optional(),
+    serviceLoadBalancerIPs: serviceBlocks.optional(),
     serviceLoadBalancerAggregation: unimplemented('serviceLoadBalancerAggregation', z.enum(['Enabled', 'Disabled'])),
-    nodeMeshPassword: unimplemented('nodeMeshPassword'),
+    nodeMeshPassword: secretKeyRefSchema.optional(),
     ignoredInterfaces: unimplemented('ignoredInterfaces', z.array(z.string())),
     localWorkloadPeeringIPV4: unimplemented('localWorkloadPeeringIPV4', z.string()),
     localWorkloadPeeringIPV6: unimplemented('localWorkloadPeeringIPV6', z.string()),
@@ -148,6 +167,8 @@ const bgpConfigurationSpec = z
     if (s.nodeMeshMaxRestartTime !== undefined) out.nodeMeshMaxRestartTime = s.nodeMeshMaxRestartTime;
     if (s.communities !== undefined) out.communities = s.communities;
     if (s.prefixAdvertisements !== undefined) out.prefixAdvertisements = s.prefixAdvertisements;
+    for (const k of ['serviceClusterIPs', 'serviceExternalIPs', 'serviceLoadBalancerIPs'] as const) if (s[k] !== undefined && s[k].length > 0) out[k] = s[k];
+    if (s.nodeMeshPassword !== undefined) out.nodeMeshPassword = s.nodeMeshPassword;
     return out;
   });
 

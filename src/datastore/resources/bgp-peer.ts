@@ -13,6 +13,7 @@ import { ALWAYS, asNumber, duration, integer, report, selector, subdomainName, t
 import { parseIp, type IpAddr } from './ip.js';
 import { metadataSchema, type Metadata } from './metadata.js';
 import { unimplemented } from './unimplemented.js';
+import { secretKeyRefSchema, type SecretKeyRef } from './bgp-configuration.js';
 
 export type SourceAddress = 'UseNodeIP' | 'None';
 export type NextHopMode = 'Auto' | 'Self' | 'Keep';
@@ -34,6 +35,8 @@ export interface BGPPeerSpec {
   numAllowedLocalASNumbers?: number;
   ttlSecurity?: number;
   reversePeering: ReversePeering;
+  /** TCP MD5 password (RFC 2385) from a secret. */
+  password?: { secretKeyRef: SecretKeyRef };
 }
 
 export interface BGPPeer {
@@ -97,14 +100,14 @@ const bgpPeerSpec = z
     numAllowedLocalASNumbers: integer(0, 2147483647).optional(),
     ttlSecurity: integer(0, 255).optional(),
     reversePeering: z.enum(['Auto', 'Manual']).default('Auto'),
-    password: unimplemented('peerPassword'),
+    password: secretKeyRefSchema.optional(),
     filters: unimplemented('peerFilters', z.array(subdomainName())),
     localWorkloadSelector: unimplemented('peerLocalWorkloadSelector', z.string()),
     reachableBy: unimplemented('peerReachableBy', z.string()),
   })
   .superRefine((s, ctx) => checkSpec(s, ctx), ALWAYS)
   .transform((s): BGPPeerSpec => {
-    const { password: _p, filters: _f, localWorkloadSelector: _l, reachableBy: _r, ...rest } = s;
+    const { filters: _f, localWorkloadSelector: _l, reachableBy: _r, ...rest } = s;
     // Calico treats "" as unset for these strings.
     const out: BGPPeerSpec = { ...rest };
     for (const k of ['node', 'nodeSelector', 'peerIP', 'peerSelector'] as const) if (out[k] === '') delete out[k];

@@ -65,26 +65,9 @@ export const UNIMPLEMENTED = {
     kinds: ['IPPool'], path: 'spec.assignmentMode', accepted: '"Automatic"', accepts: absentOr('Automatic'),
     why: 'every pool is used for automatic assignment', examplePath: ['spec', 'assignmentMode'], example: 'Manual',
   },
-  serviceClusterIPs: {
-    kinds: ['BGPConfiguration'], path: 'spec.serviceClusterIPs', accepted: 'empty', accepts: absentOrEmpty,
-    why: 'tabby has no Kubernetes Services to advertise', examplePath: ['spec', 'serviceClusterIPs'], example: [{ cidr: '10.96.0.0/12' }],
-  },
-  serviceExternalIPs: {
-    kinds: ['BGPConfiguration'], path: 'spec.serviceExternalIPs', accepted: 'empty', accepts: absentOrEmpty,
-    why: 'tabby has no Kubernetes Services to advertise', examplePath: ['spec', 'serviceExternalIPs'], example: [{ cidr: '192.0.2.0/24' }],
-  },
-  serviceLoadBalancerIPs: {
-    kinds: ['BGPConfiguration'], path: 'spec.serviceLoadBalancerIPs', accepted: 'empty', accepts: absentOrEmpty,
-    why: 'tabby has no Kubernetes Services to advertise', examplePath: ['spec', 'serviceLoadBalancerIPs'], example: [{ cidr: '198.51.100.0/24' }],
-  },
   serviceLoadBalancerAggregation: {
     kinds: ['BGPConfiguration'], path: 'spec.serviceLoadBalancerAggregation', accepted: '"Enabled"', accepts: absentOr('Enabled'),
     why: 'tabby has no Kubernetes Services to advertise', examplePath: ['spec', 'serviceLoadBalancerAggregation'], example: 'Disabled',
-  },
-  nodeMeshPassword: {
-    kinds: ['BGPConfiguration'], path: 'spec.nodeMeshPassword', accepted: 'absent', accepts: absent,
-    why: 'BGP passwords come from Kubernetes Secrets, which tabby does not have', examplePath: ['spec', 'nodeMeshPassword'],
-    example: { secretKeyRef: { name: 'bgp', key: 'pw' } },
   },
   ignoredInterfaces: {
     kinds: ['BGPConfiguration'], path: 'spec.ignoredInterfaces', accepted: 'empty', accepts: absentOrEmpty,
@@ -110,11 +93,6 @@ export const UNIMPLEMENTED = {
   ipv6NormalRoutePriority: {
     kinds: ['BGPConfiguration'], path: 'spec.ipv6NormalRoutePriority', accepted: '1024', accepts: absentOr(1024),
     why: 'workload live migration is not implemented', examplePath: ['spec', 'ipv6NormalRoutePriority'], example: 512,
-  },
-  peerPassword: {
-    kinds: ['BGPPeer'], path: 'spec.password', accepted: 'absent', accepts: absent,
-    why: 'BGP passwords come from Kubernetes Secrets, which tabby does not have', examplePath: ['spec', 'password'],
-    example: { secretKeyRef: { name: 'bgp', key: 'pw' } },
   },
   peerFilters: {
     kinds: ['BGPPeer'], path: 'spec.filters', accepted: 'empty', accepts: absentOrEmpty,
