@@ -136,6 +136,8 @@ const peerSchema = z
     /** GTSM (RFC 5082): the peer is this many hops away; we send TTL 255 and accept only TTL >= 256 - hops. */
     ttlSecurity: z.number().int().min(1).max(254).optional(),
     gracefulRestart: z.boolean().default(true),
+    /** Accept routes carrying our own AS up to this many times ("allowas-in"; BIRD `allow local as`), for designs where several sites share one AS. */
+    allowOwnAs: z.number().int().min(0).max(10).default(0),
     import: policyRef(),
     export: policyRef(),
   })

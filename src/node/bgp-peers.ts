@@ -83,6 +83,7 @@ interface PeerDraft {
   keepaliveTime?: number;
   holdTime?: number;
   localAddress?: string;
+  allowOwnAs?: number;
   /** Explicit BGPPeers win over the mesh for the same address. */
   explicit: boolean;
 }
@@ -181,6 +182,10 @@ export function deriveBgpTopology(input: BgpTopologyInput): BgpTopology {
     if (s.maxRestartTime !== undefined) extra.gracefulRestart = (parseGoDuration(s.maxRestartTime) ?? 1) > 0;
     if (s.sourceAddress === 'UseNodeIP') extra.localAddress = myIp;
     if (s.nextHopMode === 'Self') extra.nextHopSelf = true;
+    if (s.numAllowedLocalASNumbers) {
+      extra.allowOwnAs = Math.min(10, s.numAllowedLocalASNumbers);
+      if (s.numAllowedLocalASNumbers > 10) problems.push(`${where}: numAllowedLocalASNumbers ${s.numAllowedLocalASNumbers} is capped at 10`);
+    }
     const password = s.password?.secretKeyRef;
     if (password) {
       const v = input.secret?.(password.name, password.key);

@@ -339,6 +339,13 @@ export class AttrSet implements PathAttrs {
   }
 
   /** True when `asn` occurs anywhere in the path (sets and confed segments included). */
+  /** How many times `asn` appears in AS_PATH (sequences and sets). */
+  pathCount(asn: number): number {
+    let n = 0;
+    for (const s of this.asPath) for (const x of s.asns) if (x === asn) n++;
+    return n;
+  }
+
   pathContains(asn: number): boolean {
     for (const s of this.asPath) if (s.asns.includes(asn)) return true;
     return false;

@@ -37,6 +37,8 @@ export interface ImportContext {
   peerAs: number;
   ebgp: boolean;
   enforceFirstAs: boolean;
+  /** Accept routes with our AS in AS_PATH up to this many times (BIRD `allow local as`, "allowas-in"; Calico numAllowedLocalASNumbers). */
+  allowOwnAs?: number;
 }
 
 export function checkImport(a: AttrSet, ctx: ImportContext): ImportVerdict {
@@ -44,7 +46,7 @@ export function checkImport(a: AttrSet, ctx: ImportContext): ImportVerdict {
     const first = a.asPath[0];
     if (!first || first.type !== 'sequence' || first.asns[0] !== ctx.peerAs) return 'first-as';
   }
-  if (a.pathContains(ctx.localAs)) return 'as-loop';
+  if (ctx.allowOwnAs ? a.pathCount(ctx.localAs) > ctx.allowOwnAs : a.pathContains(ctx.localAs)) return 'as-loop';
   if (!ctx.ebgp) {
     if (a.originatorId !== undefined && a.originatorId === ctx.routerId) return 'originator-id-loop';
     if (a.clusterList.includes(ctx.clusterId)) return 'cluster-list-loop';

@@ -75,6 +75,8 @@ export interface PeerOptions {
   maxPrefixes?: number;
   /** eBGP: drop (treat-as-withdraw) routes whose first AS is not the peer's. Default true. */
   enforceFirstAs?: boolean;
+  /** Accept our own AS in AS_PATH up to this many times (allowas-in); default 0. */
+  allowOwnAs?: number;
 }
 
 /** What the session learned when it reached Established. */
@@ -120,6 +122,7 @@ export class RibPeer {
   exportPolicy: CompiledPolicy;
   readonly maxPrefixes: number | undefined;
   readonly enforceFirstAs: boolean;
+  readonly allowOwnAs: number;
   /** Export work per attribute set, direct-mapped by id (see `BgpRib.exportPrep`); made on first use. */
   exportCache: (ExportPrep | undefined)[] | undefined = undefined;
   lastImport: ImportPrep | undefined = undefined;
@@ -149,6 +152,7 @@ export class RibPeer {
     this.exportPolicy = opts.exportPolicy ?? ACCEPT_ALL;
     this.maxPrefixes = opts.maxPrefixes;
     this.enforceFirstAs = opts.enforceFirstAs ?? true;
+    this.allowOwnAs = opts.allowOwnAs ?? 0;
   }
 
   get routeReflectorClient(): boolean {
@@ -549,7 +553,7 @@ export class BgpRib {
   // Import internals
 
   private importContext(peer: RibPeer): ImportContext {
-    return { localAs: this.localAs, routerId: this.routerId, clusterId: this.clusterId, peerAs: peer.asNumber, ebgp: peer.ebgp, enforceFirstAs: peer.enforceFirstAs };
+    return { localAs: this.localAs, routerId: this.routerId, clusterId: this.clusterId, peerAs: peer.asNumber, ebgp: peer.ebgp, enforceFirstAs: peer.enforceFirstAs, allowOwnAs: peer.allowOwnAs };
   }
 
   private importPrep(peer: RibPeer, attrs: PathAttrs): ImportPrep {

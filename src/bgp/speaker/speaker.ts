@@ -119,6 +119,7 @@ export class Speaker {
       importPolicy: policies(p.import),
       exportPolicy: policies(p.export),
       ...(max !== undefined ? { maxPrefixes: max } : {}),
+      ...(p.allowOwnAs ? { allowOwnAs: p.allowOwnAs } : {}),
     });
     const session = new Session(
       {

@@ -200,3 +200,15 @@ spec:
     assert.deepEqual(t.config.filters.calico_export!.terms[0], { match: { prefix: ['10.65.0.0/16 le 32'] }, action: 'accept', set: { addCommunities: ['65000:100'], addLargeCommunities: ['65000:1:2'] } });
   });
 });
+
+describe('daemon: BGP topology, allowas-in', () => {
+  it('numAllowedLocalASNumbers becomes the peer\'s allowOwnAs (nodes of one rack share an AS behind one ToR)', () => {
+    const t = derive('a1', POOL + node('a1', '172.31.0.1', { as: 65001 }) + `
+apiVersion: projectcalico.org/v3
+kind: BGPPeer
+metadata: { name: tor }
+spec: { peerIP: 172.31.0.250, asNumber: 65101, numAllowedLocalASNumbers: 1 }
+`);
+    assert.equal(t.config.peers[0]!.allowOwnAs, 1);
+  });
+});
