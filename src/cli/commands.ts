@@ -5,8 +5,9 @@
  */
 import { Command, Option } from 'commander';
 import { resolveConfigPath } from '../config/node-config.js';
-import { NotImplementedError, UserError } from '../util/errors.js';
-import { formatLabState, labDown, labStatusJson, labUp, readLabState } from '../lab/persistent.js';
+import { UserError } from '../util/errors.js';
+import { formatLabState, labDown, labSessions, labStatusJson, labUp, readLabState } from '../lab/persistent.js';
+import type { Encap, Topology } from '../lab/cluster.js';
 import { probeMatrix } from '../lab/probe.js';
 import { listNetns } from '../lab/netns.js';
 
@@ -143,23 +144,20 @@ function registerLab(program: Command): void {
     .command('up')
     .description('build the lab (idempotent) and print its hosts, workloads and connectivity matrix')
     .option('--name <name>', 'lab name (several labs can coexist)', 'tabby')
-    .option('--hosts <n>', 'number of hosts', intArg('--hosts'), 2)
+    .option('--hosts <n>', 'number of hosts running tabby daemon (rr: at least 3, the first 2 reflect; tor: split over 2 racks)', intArg('--hosts'), 3)
     .option('--workloads <n>', 'workloads per host', intArg('--workloads'), 2)
     .addOption(new Option('--topology <t>', 'BGP topology').choices(['mesh', 'rr', 'tor']).default('mesh'))
     .addOption(new Option('--encap <e>', 'encapsulation between hosts').choices(['none', 'ipip', 'vxlan']).default('none'))
     .addOption(new Option('--datastore <d>', 'datastore').choices(['embedded', 'etcd']).default('embedded'))
     .addOption(outputOption(['table', 'json'], 'table'))
     .action(async (opts: { name: string; hosts: number; workloads: number; topology: string; encap: string; datastore: string; output: string }) => {
-      if (opts.topology !== 'mesh') throw new NotImplementedError(`lab --topology ${opts.topology}`);
-      if (opts.encap !== 'none') throw new NotImplementedError(`lab --encap ${opts.encap}`);
-      if (opts.datastore !== 'embedded') throw new NotImplementedError(`lab --datastore ${opts.datastore}`);
-      const r = await labUp({ name: opts.name, hosts: opts.hosts, workloadsPerHost: opts.workloads });
+      const r = await labUp({ name: opts.name, hosts: opts.hosts, workloadsPerHost: opts.workloads, topology: opts.topology as Topology, encap: opts.encap as Encap, datastore: opts.datastore as 'embedded' | 'etcd' });
       if (opts.output === 'json') {
-        process.stdout.write(JSON.stringify({ ...labStatusJson(r.state), already: r.already, matrix: r.matrix.map((c) => ({ from: c.from, to: c.to, ok: c.result.ok })) }, null, 2) + '\n');
+        process.stdout.write(JSON.stringify({ ...labStatusJson(r.state), already: r.already, sessions: r.sessions, matrix: r.matrix.map((c) => ({ from: c.from, to: c.to, ok: c.result.ok })) }, null, 2) + '\n');
       } else {
         if (r.already) process.stdout.write(`lab "${opts.name}" is already up\n\n`);
-        process.stdout.write(formatLabState(r.state, { cells: r.matrix, endpoints: r.endpoints }) + '\n');
-        process.stdout.write(`\nRun a shell on a host:  ip netns exec ${r.state.hosts[0]?.netns ?? '<netns>'} bash\nTear it down:           tabby lab down${opts.name === 'tabby' ? '' : ` --name ${opts.name}`}\n`);
+        process.stdout.write(formatLabState(r.state, { cells: r.matrix, endpoints: r.endpoints, sessions: r.sessions }) + '\n');
+        process.stdout.write(`\nRun a shell on a host:  ip netns exec ${r.state.hosts[0]?.netns ?? '<netns>'} bash\nSessions of a host:     tabby status --config ${r.state.hosts[0]?.config ?? '<config>'}\nTear it down:           tabby lab down${opts.name === 'tabby' ? '' : ` --name ${opts.name}`}\n`);
       }
     });
   lab
@@ -185,7 +183,8 @@ function registerLab(program: Command): void {
       }
       const endpoints = s.workloads.map((w) => ({ name: w.name, netns: w.netns, ip: w.ip }));
       const cells = missing.length ? undefined : await probeMatrix(endpoints, { protocol: 'icmp' });
-      process.stdout.write(formatLabState(s, cells ? { cells, endpoints } : undefined) + '\n');
+      const sessions = missing.length ? undefined : await labSessions(s);
+      process.stdout.write(formatLabState(s, cells ? { cells, endpoints, ...(sessions ? { sessions } : {}) } : undefined) + '\n');
       if (missing.length) process.stdout.write(`\nwarning: host namespaces missing: ${missing.map((h) => h.netns).join(', ')} (run tabby lab down && tabby lab up)\n`);
     });
 }

@@ -1,18 +1,16 @@
 /**
- * `tabby lab up|down|status`: a lab that outlives the command, described by a
- * state file so that later commands (and external tests) can find it.
- *
- * This first version plumbs workloads statically (the lab writes the /32
- * routes, proxy ARP and inter-host block routes itself, with route protocol
- * 81); as the daemon lands, hosts run `tabby daemon` and the lab stops
- * plumbing by hand.
+ * `tabby lab up|down|status`: a cluster that outlives the command (hosts
+ * running `tabby daemon`, see cluster.ts), described by a state file so that
+ * later commands (and external tests) can find it.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { loadNodeConfig } from '../config/node-config.js';
+import { callControl } from '../node/control.js';
 import { UserError } from '../util/errors.js';
-import { Lab, LAB_ROUTE_PROTO } from './lab.js';
+import { Cluster, POOL_CIDR, type Encap, type Topology } from './cluster.js';
+import { killGroup } from './etcd.js';
+import { Lab } from './lab.js';
 import { persistentPrefix } from './names.js';
 import { deleteNetns, listNetns } from './netns.js';
 import { formatMatrix, probeMatrix, type Endpoint, type MatrixCell } from './probe.js';
@@ -22,17 +20,29 @@ export const LAB_STATE_ROOT = process.env.TABBY_LAB_DIR ?? '/run/tabby/lab';
 export interface LabState {
   name: string;
   createdAt: string;
-  plumbing: 'static';
+  plumbing: 'daemon';
+  topology: Topology;
+  encap: Encap;
+  datastore: 'embedded' | 'etcd';
   fabric: { netns: string; gateway: string; cidr: string };
-  hosts: { name: string; netns: string; address: string; block: string; config: string }[];
+  hosts: { name: string; netns: string; address: string; config: string; socket: string; role: string; rack?: string; asNumber?: number }[];
+  /** BIRD top-of-rack routers (topology tor). */
+  routers: { name: string; netns: string; address: string; asNumber: number; rack: string }[];
   workloads: { name: string; namespace: string; netns: string; host: string; ip: string; labels: Record<string, string>; hostIface: string }[];
   processes: { name: string; netns: string; pid: number; log: string }[];
+  /** A node config for commands run outside the lab (`tabby get ... --config <cliConfig>`). */
+  cliConfig: string;
+  /** The root-netns socat bridge to the lab's etcd (killed by `lab down`). */
+  bridgePid?: number;
 }
 
 export interface LabUpOptions {
   name: string;
   hosts: number;
   workloadsPerHost: number;
+  topology?: Topology;
+  encap?: Encap;
+  datastore?: 'embedded' | 'etcd';
 }
 
 const NAME_RE = /^[a-z][a-z0-9]{0,7}$/;
@@ -51,97 +61,146 @@ export function readLabState(name: string): LabState | undefined {
   return JSON.parse(readFileSync(file, 'utf8')) as LabState;
 }
 
-function nodeConfigFor(lab: Lab, host: { name: string; address: string }): string {
-  const cfg = {
-    nodeName: host.name,
-    address: `${host.address}/24`,
-    interface: 'eth0',
-    controlSocket: join(lab.dir, `${host.name}.sock`),
-    datastore: { type: 'embedded', path: join(lab.dir, 'datastore') },
-    log: { level: 'info', format: 'json' },
-    metrics: { enabled: true, address: '127.0.0.1', port: 9091 },
-  };
-  return `# node config of lab host ${host.name}, written by tabby lab up\n${stringify(cfg)}`;
-}
-
 /** Build the lab; returns its state and the connectivity matrix. */
-export async function labUp(opts: LabUpOptions): Promise<{ state: LabState; matrix: MatrixCell[]; endpoints: Endpoint[]; already: boolean }> {
+export async function labUp(opts: LabUpOptions): Promise<{ state: LabState; matrix: MatrixCell[]; endpoints: Endpoint[]; sessions: HostSessions[]; already: boolean }> {
   checkName(opts.name);
   if (opts.hosts < 1 || opts.hosts > 16) throw new UserError(`--hosts ${opts.hosts}: must be 1 to 16`);
   if (opts.workloadsPerHost < 0 || opts.workloadsPerHost > 20) throw new UserError(`--workloads ${opts.workloadsPerHost}: must be 0 to 20`);
   const existing = readLabState(opts.name);
-  if (existing && existing.hosts.every((h) => listNetns().includes(h.netns))) {
+  if (existing && existing.plumbing === 'daemon' && existing.hosts.every((h) => listNetns().includes(h.netns))) {
     const endpoints = existing.workloads.map((w) => ({ name: w.name, netns: w.netns, ip: w.ip }));
-    return { state: existing, matrix: await probeMatrix(endpoints, { protocol: 'icmp' }), endpoints, already: true };
+    return { state: existing, matrix: await probeMatrix(endpoints, { protocol: 'icmp' }), endpoints, sessions: await labSessions(existing), already: true };
   }
   await labDown(opts.name); // half-built or stale leftovers
   const dir = labDir(opts.name);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const lab = await Lab.create({ persistentName: opts.name, dir });
+  let cluster: Cluster | undefined;
   try {
-    for (let i = 1; i <= opts.hosts; i++) {
-      const host = await lab.addHost(`host${i}`);
-      host.config = lab.writeFile(`${host.name}/node.yaml`, nodeConfigFor(lab, host));
-      loadNodeConfig(host.config); // the lab writes only configs the daemon accepts
-      for (let j = 1; j <= opts.workloadsPerHost; j++) {
-        const app = j % 2 === 1 ? 'frontend' : 'backend';
-        await lab.addWorkload(host.name, {
-          name: `h${i}-${app}-${Math.ceil(j / 2)}`,
-          namespace: j % 2 === 1 ? 'prod' : 'dev',
-          labels: { app },
-        });
-      }
-    }
-    await lab.routeBlocksStatically();
-    await Promise.all([...lab.workloads.keys()].map((w) => lab.startEcho(w)));
+    cluster = await Cluster.build(lab, { hosts: opts.hosts, workloadsPerHost: opts.workloadsPerHost, topology: opts.topology ?? 'mesh', encap: opts.encap ?? 'none', datastore: opts.datastore ?? 'embedded' });
+    const root = cluster.storeConfigFromRoot;
+    const cliConfig = lab.writeFile(
+      'cli.yaml',
+      `# node config for tabby commands run outside the lab (get/apply/ipam): the lab's datastore\n${stringify({ nodeName: 'lab-cli', datastore: root.type === 'embedded' ? { type: 'embedded', path: root.path } : { type: 'etcd', endpoints: root.endpoints, prefix: '/tabby/v1' } })}`,
+    );
     const state: LabState = {
       name: opts.name,
       createdAt: new Date().toISOString(),
-      plumbing: 'static',
+      plumbing: 'daemon',
+      topology: opts.topology ?? 'mesh',
+      encap: opts.encap ?? 'none',
+      datastore: opts.datastore ?? 'embedded',
       fabric: { netns: lab.fabricNs, gateway: lab.gateway, cidr: `${lab.fabricNet}.0/24` },
-      hosts: [...lab.hosts.values()].map((h) => ({ name: h.name, netns: h.netns, address: h.address, block: h.block, config: h.config! })),
-      workloads: [...lab.workloads.values()].map((w) => ({ ...w })),
+      hosts: cluster.nodes().map((h) => ({ name: h.name, netns: h.netns, address: h.address, config: h.config, socket: h.socket, role: h.role, ...(h.rack ? { rack: h.rack } : {}), ...(h.asNumber ? { asNumber: h.asNumber } : {}) })),
+      routers: cluster.hosts.filter((h) => h.role === 'tor').map((h) => ({ name: h.name, netns: h.netns, address: h.address, asNumber: h.asNumber!, rack: h.rack! })),
+      workloads: cluster.workloads.map(({ containerId: _c, ...w }) => w),
       processes: lab.processes.map((p) => ({ name: p.spec.name, netns: p.spec.ns, pid: p.pid, log: p.spec.logFile })),
+      cliConfig,
+      ...(cluster.etcd ? { bridgePid: cluster.etcd.bridgePid } : {}),
     };
     writeFileSync(join(dir, 'state.json'), JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
+    await cluster.close();
     const endpoints = lab.endpoints();
-    return { state, matrix: await probeMatrix(endpoints, { protocol: 'icmp' }), endpoints, already: false };
+    return { state, matrix: await probeMatrix(endpoints, { protocol: 'icmp' }), endpoints, sessions: await labSessions(state), already: false };
   } catch (err) {
+    await cluster?.close();
+    if (cluster?.etcd) cluster.etcd.stopBridge();
     await lab.destroy();
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
 }
 
+export interface HostSessions {
+  host: string;
+  error?: string;
+  peers: { address: string; asNumber: number; type: string; state: string }[];
+  dataplane?: { inSync: boolean; problems: string[] };
+}
+
+/** The sample policy's verdict: a prod backend answers only prod frontends; everything else is open. */
+export function expectedReachable(from: { labels: Record<string, string>; namespace: string }, to: { labels: Record<string, string>; namespace: string }): boolean {
+  if (to.namespace === 'prod' && to.labels.app === 'backend') return from.namespace === 'prod' && from.labels.app === 'frontend';
+  return true;
+}
+
+/** Matrix cells whose result differs from the sample policy's verdict. */
+export function unexpectedCells(s: LabState, cells: MatrixCell[]): string[] {
+  const by = new Map(s.workloads.map((w) => [w.name, w]));
+  const out: string[] = [];
+  for (const c of cells) {
+    const a = by.get(c.from);
+    const b = by.get(c.to);
+    if (!a || !b) continue;
+    const want = expectedReachable(a, b);
+    if (want !== c.result.ok) out.push(`${c.from} -> ${c.to}: ${c.result.ok ? 'answered but the policy denies it' : `no answer (${c.result.error ?? 'failed'}) but it should`}`);
+  }
+  return out;
+}
+
+/** Every node's BGP sessions, asked over its control socket. */
+export async function labSessions(s: LabState): Promise<HostSessions[]> {
+  return Promise.all(
+    s.hosts.map(async (h) => {
+      try {
+        const st = await callControl<{ bgp: { peers: HostSessions['peers'] }; dataplane: { inSync: boolean; problems: string[] } | null }>(h.socket, 'status', {}, 3000);
+        return { host: h.name, peers: st.bgp.peers.map((p) => ({ address: p.address, asNumber: p.asNumber, type: p.type, state: p.state })), ...(st.dataplane ? { dataplane: { inSync: st.dataplane.inSync, problems: st.dataplane.problems } } : {}) };
+      } catch (err) {
+        return { host: h.name, error: (err as Error).message, peers: [] };
+      }
+    }),
+  );
+}
+
 /** Remove everything of the lab: its processes (by PID), namespaces, state. Idempotent. */
 export async function labDown(name: string): Promise<{ removed: string[] }> {
   checkName(name);
   const prefix = `${persistentPrefix(name)}-`;
+  const state = readLabState(name);
+  if (state?.bridgePid) killGroup(state.bridgePid);
   const namespaces = listNetns().filter((n) => n.startsWith(prefix));
   await deleteNetns(namespaces); // kills every process inside, by PID
   rmSync(labDir(name), { recursive: true, force: true });
   return { removed: namespaces };
 }
 
-export function formatLabState(s: LabState, matrix?: { cells: MatrixCell[]; endpoints: Endpoint[] }): string {
+export function formatLabState(s: LabState, extra?: { cells: MatrixCell[]; endpoints: Endpoint[]; sessions?: HostSessions[] }): string {
   const lines: string[] = [];
-  lines.push(`lab "${s.name}" (created ${s.createdAt}; plumbing: ${s.plumbing}, lab routes are proto ${LAB_ROUTE_PROTO})`);
-  lines.push(`fabric ${s.fabric.cidr} in netns ${s.fabric.netns}, gateway ${s.fabric.gateway}`);
+  lines.push(`lab "${s.name}" (created ${s.createdAt}): ${s.hosts.length} hosts running tabby daemon, topology ${s.topology}, encapsulation ${s.encap}, datastore ${s.datastore}`);
+  lines.push(`fabric ${s.fabric.cidr} in netns ${s.fabric.netns}, gateway ${s.fabric.gateway}; pool ${POOL_CIDR}; policy: prod backends accept only prod frontends`);
   lines.push('');
-  lines.push('HOST     NETNS                          ADDRESS        BLOCK           CONFIG');
-  for (const h of s.hosts) lines.push(`${h.name.padEnd(8)} ${h.netns.padEnd(30)} ${h.address.padEnd(14)} ${h.block.padEnd(15)} ${h.config}`);
+  lines.push('HOST     ROLE             ADDRESS        NETNS                          CONFIG');
+  for (const h of s.hosts) lines.push(`${h.name.padEnd(8)} ${(h.role + (h.rack ? ` rack ${h.rack}` : '')).padEnd(16)} ${h.address.padEnd(14)} ${h.netns.padEnd(30)} ${h.config}`);
+  for (const r of s.routers) lines.push(`${r.name.padEnd(8)} ${`BIRD ToR ${r.rack}`.padEnd(16)} ${r.address.padEnd(14)} ${r.netns.padEnd(30)} AS ${r.asNumber}`);
+  if (extra?.sessions) {
+    lines.push('');
+    lines.push('BGP SESSIONS');
+    for (const h of extra.sessions) {
+      if (h.error) {
+        lines.push(`${h.host.padEnd(8)} (no answer: ${h.error})`);
+        continue;
+      }
+      const up = h.peers.filter((p) => p.state === 'Established').length;
+      lines.push(`${h.host.padEnd(8)} ${up}/${h.peers.length} Established: ${h.peers.map((p) => `${p.address} AS${p.asNumber} ${p.type} ${p.state}`).join(', ')}`);
+      for (const pr of h.dataplane?.problems ?? []) lines.push(`         dataplane: ${pr}`);
+    }
+  }
   lines.push('');
   lines.push('WORKLOAD             NAMESPACE  HOST     IP           IFACE            NETNS');
   for (const w of s.workloads) {
     lines.push(`${w.name.padEnd(20)} ${w.namespace.padEnd(10)} ${w.host.padEnd(8)} ${w.ip.padEnd(12)} ${w.hostIface.padEnd(16)} ${w.netns}`);
   }
-  if (matrix) {
+  if (extra) {
     lines.push('');
     lines.push('ping matrix (row -> column):');
-    lines.push(formatMatrix(matrix.endpoints, matrix.cells, ''));
-    const ok = matrix.cells.filter((c) => c.result.ok).length;
-    lines.push(`${ok}/${matrix.cells.length} pairs reachable`);
+    lines.push(formatMatrix(extra.endpoints, extra.cells, ''));
+    const ok = extra.cells.filter((c) => c.result.ok).length;
+    const wrong = unexpectedCells(s, extra.cells);
+    lines.push(`${ok}/${extra.cells.length} pairs reachable; ${wrong.length === 0 ? 'every cell is as the sample policy says (prod backends answer only prod frontends)' : `${wrong.length} cells differ from what the sample policy says:`}`);
+    for (const w of wrong) lines.push(`  ${w}`);
   }
+  lines.push('');
+  lines.push(`Datastore for tabby commands: TABBY_CONFIG=${s.cliConfig} tabby get workloadendpoints -A`);
   return lines.join('\n');
 }
 
@@ -150,6 +209,11 @@ export function labStatusJson(s: LabState): object {
   return {
     name: s.name,
     plumbing: s.plumbing,
+    topology: s.topology,
+    encap: s.encap,
+    datastore: s.datastore,
+    cliConfig: s.cliConfig,
+    routers: s.routers,
     hosts: s.hosts.map((h) => ({ name: h.name, netns: h.netns, address: h.address, config: h.config })),
     workloads: s.workloads.map((w) => ({ name: w.name, namespace: w.namespace, netns: w.netns, host: w.host, ip: w.ip, labels: w.labels })),
   };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, LAB_ROUTE_PROTO } from '../../src/lab/lab.js';
 import { listNetns, pidAlive } from '../../src/lab/netns.js';
@@ -156,19 +156,21 @@ describe('tabby lab up/status/down', () => {
     tabby(['lab', 'down']);
   });
 
-  it('up builds 2 hosts with 2 workloads each and prints a full ping matrix', () => {
+  it('up builds 3 hosts running tabby daemon in a full mesh, 2 workloads each attached through CNI, and a matrix that matches the sample policy', () => {
     const r = tabby(['lab', 'up']);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /12\/12 pairs reachable/);
-    assert.match(r.stdout, /host1 +tbl-/);
+    assert.match(r.stdout, /host1 +node +172\.31\.0\.1 +tbl-/);
+    for (const h of ['host1', 'host2', 'host3']) assert.match(r.stdout, new RegExp(`${h} +2/2 Established: .*mesh Established.*mesh Established`));
+    // 6 workloads, 30 pairs: the two prod backends each answer only the two prod frontends.
+    assert.match(r.stdout, /24\/30 pairs reachable; every cell is as the sample policy says/);
   });
 
   it('status -o json follows the contract schema', () => {
     const r = tabby(['lab', 'status', '-o', 'json']);
     assert.equal(r.status, 0, r.stderr);
     const s = JSON.parse(r.stdout) as { hosts: Record<string, unknown>[]; workloads: Record<string, unknown>[] };
-    assert.equal(s.hosts.length, 2);
-    assert.equal(s.workloads.length, 4);
+    assert.equal(s.hosts.length, 3);
+    assert.equal(s.workloads.length, 6);
     for (const h of s.hosts) {
       assert.deepEqual(Object.keys(h).sort(), ['address', 'config', 'name', 'netns']);
       assert.ok(existsSync(String(h.config)), `config ${String(h.config)} exists`);
@@ -182,7 +184,7 @@ describe('tabby lab up/status/down', () => {
     const r = tabby(['lab', 'up']);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /is already up/);
-    assert.match(r.stdout, /12\/12 pairs reachable/);
+    assert.match(r.stdout, /24\/30 pairs reachable; every cell is as the sample policy says/);
   });
 
   it('down removes every namespace and process; down again is a no-op', () => {
@@ -197,5 +199,33 @@ describe('tabby lab up/status/down', () => {
     assert.match(again.stdout, /not up/);
     const st = tabby(['lab', 'status']);
     assert.equal(st.status, 1);
+  });
+});
+
+describe('tabby lab up --topology tor --encap vxlan --datastore etcd', () => {
+  const name = `u${process.pid.toString(36).slice(-5)}`;
+  const TABBY = join(ROOT, 'bin', 'tabby');
+  const tabby = (args: string[]) => spawnSync(TABBY, [...args, '--name', name], { encoding: 'utf8', timeout: 240_000 });
+
+  after(() => {
+    tabby(['lab', 'down']);
+  });
+
+  it('builds two racks behind BIRD ToRs over VXLAN on a real etcd, the matrix as the policy says; down removes it all, the etcd bridge too', () => {
+    const r = tabby(['lab', 'up', '--topology', 'tor', '--encap', 'vxlan', '--datastore', 'etcd']);
+    assert.equal(r.status, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /topology tor, encapsulation vxlan, datastore etcd/);
+    assert.match(r.stdout, /tora +BIRD ToR a/);
+    for (const h of ['host1', 'host2', 'host3', 'host4']) assert.match(r.stdout, new RegExp(`${h} +1/1 Established: .* tor Established`));
+    assert.match(r.stdout, /46\/56 pairs reachable; every cell is as the sample policy says/);
+    const state = JSON.parse(readFileSync(`/run/tabby/lab/${name}/state.json`, 'utf8')) as { bridgePid: number; cliConfig: string };
+    assert.ok(pidAlive(state.bridgePid));
+    const get = spawnSync(TABBY, ['get', 'nodes', '-o', 'json', '--config', state.cliConfig], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(get.status, 0, get.stderr);
+    assert.match(get.stdout, /ipv4VXLANTunnelAddr/);
+    const d = tabby(['lab', 'down']);
+    assert.equal(d.status, 0, d.stderr);
+    assert.deepEqual(listNetns().filter((n) => n.startsWith(`tbl-${name}-`)), []);
+    assert.equal(pidAlive(state.bridgePid), false, 'the socat bridge to etcd is gone');
   });
 });
