@@ -90,7 +90,6 @@ export class Daemon {
     await this.control.start();
 
     this.obs = new DaemonObservability(cfg, {
-      status: () => this.status(),
       peers: () => this.bgp?.peers() ?? [],
       felixStats: () => this.agent?.stats(),
       datastore: () => this.sync?.health(),

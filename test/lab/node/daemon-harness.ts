@@ -49,7 +49,7 @@ export class DaemonCluster {
 
   async addHost(name: string, extraYaml = ''): Promise<DaemonHost> {
     const socket = join(this.h.lab.dir, `${name}.sock`);
-    const setup = await this.h.addHost(name, `controlSocket: ${socket}\nmetrics:\n  enabled: false\n${extraYaml}`);
+    const setup = await this.h.addHost(name, `controlSocket: ${socket}\nmetrics:\n  enabled: true\n  address: 127.0.0.1\n  port: 9091\n${extraYaml}`);
     // Daemon logs go to the lab's log files (printed when a test fails): keep them informative.
     writeFileSync(setup.configPath, readFileSync(setup.configPath, 'utf8').replace('level: warn', 'level: info'));
     const host: DaemonHost = { ...setup, name, socket };
@@ -111,6 +111,12 @@ export class DaemonCluster {
         return { sent, received, lost: sent - received };
       },
     };
+  }
+
+  /** GET a path of the daemon's metrics/health server, from inside its host namespace. */
+  async http(host: DaemonHost, path: string): Promise<{ status: number; body: string }> {
+    const script = `fetch('http://127.0.0.1:9091${path}').then(async (r) => { process.stdout.write(JSON.stringify({ status: r.status, body: await r.text() })); })`;
+    return JSON.parse(await runOk(process.execPath, ['-e', script], { ns: host.host.netns, timeoutMs: 10_000 })) as { status: number; body: string };
   }
 
   /** Total session flaps the daemons report. */

@@ -62,4 +62,35 @@ describe('tabby daemon: node-to-node mesh of three hosts', function () {
       }
     }
   });
+
+  it('serves Prometheus metrics on loopback: sessions, prefixes, dataplane passes and counts, datastore', async () => {
+    const h = hosts[0]!;
+    const { status, body } = await c.http(h, '/metrics');
+    assert.equal(status, 200);
+    const value = (re: RegExp) => Number(re.exec(body)?.[1]);
+    assert.equal(value(/^tabby_bgp_sessions\{state="Established",type="mesh"\} (\d+)$/m), 2);
+    assert.equal(value(/^tabby_bgp_session_established\{peer="172\.31\.0\.2",type="mesh"\} (\d+)$/m), 1);
+    assert.equal(value(/^tabby_bgp_prefixes\{peer="172\.31\.0\.2",kind="accepted"\} (\d+)$/m), 1);
+    assert.ok(value(/^tabby_bgp_updates_total\{peer="172\.31\.0\.2",direction="out"\} (\d+)$/m) >= 1);
+    assert.ok(value(/^tabby_dataplane_apply_seconds_count\{kind="apply",result="ok"\} (\d+)$/m) >= 1);
+    assert.equal(value(/^tabby_dataplane_in_sync (\d+)$/m), 1);
+    assert.equal(value(/^tabby_dataplane_workloads\{state="local"\} (\d+)$/m), 1);
+    assert.equal(value(/^tabby_datastore_connected (\d+)$/m), 1);
+    assert.match(body, /^tabby_process_resident_memory_bytes \d+/m);
+    await waitFor('kernel counts read back', async () => {
+      const b = (await c.http(h, '/metrics')).body;
+      return Number(/^tabby_dataplane_iptables_rules\{table="filter"\} (\d+)$/m.exec(b)?.[1]) > 0;
+    }, { timeoutMs: 40_000, intervalMs: 1000 });
+  });
+
+  it('answers /healthz and /readyz with 200 and a JSON body naming each check; 404 elsewhere', async () => {
+    const h = hosts[1]!;
+    const health = await c.http(h, '/healthz');
+    assert.equal(health.status, 200);
+    assert.deepEqual(Object.keys(JSON.parse(health.body).checks).sort(), ['bgp', 'dataplane']);
+    const ready = await c.http(h, '/readyz');
+    assert.equal(ready.status, 200);
+    assert.deepEqual(JSON.parse(ready.body), { status: 'ready', checks: { datastore: { ok: true }, dataplane: { ok: true }, bgp: { ok: true } } });
+    assert.equal((await c.http(h, '/nope')).status, 404);
+  });
 });
