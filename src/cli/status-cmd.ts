@@ -44,12 +44,52 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
 }
 
+interface DaemonParts {
+  node?: { name: string; address: string; asNumber: number | null; routerId: string | null; routeReflectorClusterID?: string; startedAt: string };
+  bgp?: { asNumber: number; routerId: string; peers: PeerRow[]; problems?: string[]; learnedRoutes?: number };
+  dataplane?: {
+    inSync: boolean;
+    iptablesBackend: string;
+    workloads: { local: number; plumbed: number };
+    routes: { desired: number; inSync: number; retrying: number };
+    applies: number;
+    applyFailures: number;
+    consecutiveFailures: number;
+    resyncs: number;
+    repairsTotal: number;
+    lastPass: { kind: string; at: string; durationMs: number; error?: string } | null;
+    problems: string[];
+  } | null;
+  datastore?: { type: string; connected: boolean; inSync: boolean; revision?: number; lastEventAt?: string | null; watchLagSeconds?: number; lastProbeError?: string | null };
+}
+
+/** The node, dataplane and datastore lines of a daemon's status (absent for `tabby bgp`). */
+export function formatDaemonParts(st: DaemonParts): string[] {
+  const out: string[] = [];
+  if (st.node) out.push(`Node: ${st.node.name}, address ${st.node.address}${st.node.routeReflectorClusterID ? `, route reflector (cluster ${st.node.routeReflectorClusterID})` : ''}, up ${since(st.node.startedAt)}`);
+  const d = st.dataplane;
+  if (d) {
+    out.push(
+      `Dataplane: ${d.inSync ? 'in sync' : 'waiting for the datastore'}, iptables ${d.iptablesBackend}; workloads ${d.workloads.plumbed}/${d.workloads.local} plumbed; routes ${d.routes.inSync}/${d.routes.desired} in the kernel${d.routes.retrying ? ` (${d.routes.retrying} retrying)` : ''}; ${d.applies} passes, ${d.applyFailures} failed, ${d.resyncs} resyncs repaired ${d.repairsTotal} drifts`,
+    );
+    if (d.lastPass) out.push(`  last pass: ${d.lastPass.kind} ${Math.round(d.lastPass.durationMs)} ms, ${since(d.lastPass.at)} ago${d.lastPass.error ? `, failed: ${d.lastPass.error}` : ''}`);
+    for (const p of d.problems.slice(0, 10)) out.push(`  problem: ${p}`);
+  }
+  const ds = st.datastore;
+  if (ds) {
+    out.push(`Datastore: ${ds.type}, ${ds.connected ? 'connected' : `UNREACHABLE${ds.lastProbeError ? ` (${ds.lastProbeError})` : ''}: running on the last known state`}${ds.inSync ? `, revision ${ds.revision ?? '?'}` : ', not in sync yet'}${ds.watchLagSeconds ? `, behind for ${Math.round(ds.watchLagSeconds)} s` : ''}`);
+  }
+  for (const p of st.bgp?.problems ?? []) out.push(`BGP problem: ${p}`);
+  return out;
+}
+
 export async function showStatus(configPath: string, output: string): Promise<void> {
-  const status = await callControl<{ bgp?: { asNumber: number; routerId: string; peers: PeerRow[] } }>(controlSocketOf(configPath), 'status');
+  const status = await callControl<DaemonParts>(controlSocketOf(configPath), 'status');
   if (output === 'json') {
     process.stdout.write(JSON.stringify(status, null, 2) + '\n');
     return;
   }
+  for (const line of formatDaemonParts(status)) process.stdout.write(line + '\n');
   const bgp = status.bgp;
   if (!bgp) {
     process.stdout.write('BGP: not running\n');
