@@ -169,3 +169,57 @@ spec: { nodeSelector: rack == 'b', peerIP: ${torB.address}, asNumber: 65102, num
     await allPing(pods);
   });
 });
+
+describe('tabby daemon: sessions follow BGPPeer changes live, without disturbing the others', function () {
+  this.timeout(180_000);
+  let c: DaemonCluster;
+  const hosts: DaemonHost[] = [];
+  let routerAddress = '';
+
+  before(async () => {
+    c = await DaemonCluster.create();
+    await c.h.addPool('default-ipv4', '10.76.0.0/16', 26);
+    const router = await c.lab.addHost('ext');
+    routerAddress = router.address;
+    for (const n of ['h1', 'h2']) hosts.push(await c.addHost(n));
+    await startBird(c.lab, router.netns, 'bird-ext', birdConfig({
+      routerId: router.address,
+      as: 65200,
+      peers: hosts.map((h) => ({ name: `node_${h.name}`, address: h.host.address, as: 64512 })),
+      statics: ['10.200.0.0/24'],
+    }));
+    for (const h of hosts) c.startDaemon(h);
+    await c.waitEstablished(hosts, 1);
+  });
+
+  after(async () => {
+    await c?.destroy();
+  });
+
+  it('a BGPPeer applied adds a session on every node; the mesh session is not reset', async () => {
+    const before = await Promise.all(hosts.map((h) => c.status(h)));
+    await c.apply(`apiVersion: projectcalico.org/v3\nkind: BGPPeer\nmetadata: { name: ext }\nspec: { peerIP: ${routerAddress}, asNumber: 65200 }\n`);
+    await c.waitEstablished(hosts, 2);
+    for (const [i, h] of hosts.entries()) {
+      const st = await c.status(h);
+      const mesh = st.bgp.peers.find((p) => p.type === 'mesh') as unknown as { since: string; flaps: number };
+      const was = before[i]!.bgp.peers.find((p) => p.type === 'mesh') as unknown as { since: string; flaps: number };
+      assert.equal(mesh.since, was.since, `${h.name}: the mesh session was not reset`);
+      assert.equal(mesh.flaps, was.flaps);
+      assert.ok(st.bgp.peers.some((p) => p.address === routerAddress && p.type === 'tor' && p.state === 'Established'));
+    }
+    // The external route is learned and installed (the BGP writer installs routes of external peers).
+    await waitFor('10.200.0.0/24 installed on h1', async () => (await c.routes(hosts[0]!)).some((r) => r.dst === '10.200.0.0/24' && r.gateway === routerAddress), { timeoutMs: 30_000, intervalMs: 250 });
+  });
+
+  it('the BGPPeer deleted removes that session (and its route) everywhere; the mesh stays up', async () => {
+    const meshSince = ((await c.status(hosts[0]!)).bgp.peers.find((p) => p.type === 'mesh') as unknown as { since: string }).since;
+    await c.h.store.delete({ kind: 'BGPPeer', name: 'ext' });
+    for (const h of hosts) {
+      await waitFor(`${h.name}: external session gone`, async () => (await c.status(h)).bgp.peers.length === 1, { timeoutMs: 30_000, intervalMs: 250 });
+    }
+    await waitFor('external route withdrawn', async () => !(await c.routes(hosts[0]!)).some((r) => r.dst === '10.200.0.0/24'), { timeoutMs: 30_000, intervalMs: 250 });
+    const mesh = (await c.status(hosts[0]!)).bgp.peers[0] as unknown as { since: string; state: string; type: string };
+    assert.deepEqual([mesh.type, mesh.state, mesh.since], ['mesh', 'Established', meshSince]);
+  });
+});
