@@ -59,6 +59,7 @@ interface DaemonParts {
     repairsTotal: number;
     lastPass: { kind: string; at: string; durationMs: number; error?: string } | null;
     problems: string[];
+    encap?: Record<string, { state: string; device: string; reason?: string }>;
   } | null;
   datastore?: { type: string; connected: boolean; inSync: boolean; revision?: number; lastEventAt?: string | null; watchLagSeconds?: number; lastProbeError?: string | null };
 }
@@ -73,6 +74,10 @@ export function formatDaemonParts(st: DaemonParts): string[] {
       `Dataplane: ${d.inSync ? 'in sync' : 'waiting for the datastore'}, iptables ${d.iptablesBackend}; workloads ${d.workloads.plumbed}/${d.workloads.local} plumbed; routes ${d.routes.inSync}/${d.routes.desired} in the kernel${d.routes.retrying ? ` (${d.routes.retrying} retrying)` : ''}; ${d.applies} passes, ${d.applyFailures} failed, ${d.resyncs} resyncs repaired ${d.repairsTotal} drifts`,
     );
     if (d.lastPass) out.push(`  last pass: ${d.lastPass.kind} ${Math.round(d.lastPass.durationMs)} ms, ${since(d.lastPass.at)} ago${d.lastPass.error ? `, failed: ${d.lastPass.error}` : ''}`);
+    for (const [kind, t] of Object.entries(d.encap ?? {})) {
+      if (t.state === 'ok') out.push(`  ${kind}: ${t.device} up`);
+      else if (t.state !== 'disabled') out.push(`  ${kind}: ${t.state.toUpperCase()}: ${t.reason ?? ''}`);
+    }
     for (const p of d.problems.slice(0, 10)) out.push(`  problem: ${p}`);
   }
   const ds = st.datastore;

@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import type { Node } from '../../../src/datastore/resources/index.js';
 import { ping } from '../../../src/lab/probe.js';
 import { waitFor } from '../../../src/lab/wait.js';
-import { DaemonCluster, type DaemonHost } from './daemon-harness.js';
+import { runOk } from '../../../src/lab/exec.js';
+import { DaemonCluster, TABBY, type DaemonHost } from './daemon-harness.js';
 
 const VXLAN_POOL = `
 apiVersion: projectcalico.org/v3
@@ -57,5 +58,39 @@ describe('tabby daemon: VXLAN pool across two hosts', function () {
     const [a, b] = pods as [(typeof pods)[0], (typeof pods)[0]];
     await waitFor('h1 pod -> h2 pod', async () => (await ping(a.netns, b.ip, { timeoutMs: 1500 })).ok, { timeoutMs: 30_000, intervalMs: 250 });
     assert.ok((await ping(b.netns, a.ip, { timeoutMs: 1500 })).ok, 'h2 pod -> h1 pod');
+  });
+});
+
+describe('tabby daemon: an IPIP pool on a kernel without the ipip module', function () {
+  this.timeout(120_000);
+  let c: DaemonCluster;
+  const hosts: DaemonHost[] = [];
+
+  before(async () => {
+    c = await DaemonCluster.create();
+    await c.apply(`apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: { name: ipip-pool }\nspec: { cidr: 10.77.0.0/16, blockSize: 26, ipipMode: Always, vxlanMode: Never }\n`);
+    for (const n of ['h1', 'h2']) hosts.push(await c.addHost(n));
+    for (const h of hosts) c.startDaemon(h);
+    await c.waitEstablished(hosts, 1);
+    for (const h of hosts) await c.addPod(h, 'default', `pod-${h.name}`);
+  });
+
+  after(async () => {
+    await c?.destroy();
+  });
+
+  it('allocates an IPIP tunnel address, and says in its status, clearly, that tunl0 cannot be created here', async () => {
+    const n = await waitFor('tunnel address', async () => (await c.h.store.get<Node>({ kind: 'Node', name: 'h1' }))?.value.spec.bgp?.ipv4IPIPTunnelAddr, { timeoutMs: 30_000, intervalMs: 200 });
+    assert.match(n, /^10\.77\./);
+    const st = await waitFor('IPIP reported unsupported', async () => {
+      const s = (await c.status(hosts[0]!)) as unknown as { dataplane: { encap: { ipip: { state: string; reason?: string } } } };
+      return s.dataplane.encap.ipip.state === 'unsupported' ? s : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 250 });
+    assert.match(st.dataplane.encap.ipip.reason ?? '', /ipip|tunl0|not supported|module/i);
+    const table = await runOk(process.execPath, [TABBY, 'status', '--config', hosts[0]!.configPath]);
+    assert.match(table, /ipip: UNSUPPORTED: /);
+    // Said once in the log, not on every pass.
+    const log = hosts[0]!.proc!.logTail(400);
+    assert.equal(log.split('\n').filter((l) => l.includes('IPIP is unavailable on this node')).length, 1, log);
   });
 });
