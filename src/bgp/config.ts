@@ -136,6 +136,10 @@ const peerSchema = z
     /** GTSM (RFC 5082): the peer is this many hops away; we send TTL 255 and accept only TTL >= 256 - hops. */
     ttlSecurity: z.number().int().min(1).max(254).optional(),
     gracefulRestart: z.boolean().default(true),
+    /** eBGP: drop (treat as withdrawn) a route whose first AS is not the peer's (RFC 4271 §6.3). */
+    enforceFirstAs: z.boolean().default(true),
+    /** Keep every received route, accepted or not, so an import-filter change needs no ROUTE-REFRESH (costs memory; default off, as BIRD and FRR). */
+    softReconfigInbound: z.boolean().default(false),
     /** Accept routes carrying our own AS up to this many times ("allowas-in"; BIRD `allow local as`), for designs where several sites share one AS. */
     allowOwnAs: z.number().int().min(0).max(10).default(0),
     import: policyRef(),
@@ -170,6 +174,8 @@ export const bgpConfigSchema = z
     gracefulRestartTime: seconds(1, 4095).default(120),
     /** Equal-cost paths to install/report per prefix (1 disables multipath). */
     multipath: z.number().int().min(1).max(64).default(1),
+    /** Compare MED between routes from different neighbouring ASes too (RFC 4271 §9.1.2.2 c compares it only within one). */
+    alwaysCompareMed: z.boolean().default(false),
     originate: z
       .array(z.string().superRefine((s, ctx) => {
         if (!parseCidr(s)) ctx.addIssue({ code: 'custom', message: 'must be a CIDR such as 10.10.0.0/24' });

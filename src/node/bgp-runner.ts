@@ -17,7 +17,7 @@ import { logger } from '../util/log.js';
 const log = logger('node.bgp');
 
 /** Settings Speaker.reload refuses to change. */
-const SPEAKER_WIDE = ['asNumber', 'routerId', 'listen', 'fibInstall', 'fibProtocol', 'clusterId', 'multipath', 'controlSocket'] as const;
+const SPEAKER_WIDE = ['asNumber', 'routerId', 'listen', 'fibInstall', 'fibProtocol', 'clusterId', 'multipath', 'alwaysCompareMed', 'controlSocket'] as const;
 
 export interface BgpRunnerOptions {
   /** Called (coalesced) with every best path's next hops after the Loc-RIB changed. */

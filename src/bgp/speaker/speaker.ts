@@ -90,6 +90,7 @@ export class Speaker {
       routerId: config.routerId,
       ...(config.clusterId ? { clusterId: config.clusterId } : {}),
       multipath: config.multipath,
+      alwaysCompareMed: config.alwaysCompareMed,
       onMaxPrefixes: (peer, received, limit) => this.onMaxPrefixes(peer, received, limit),
     });
     if (config.fibInstall) {
@@ -120,6 +121,8 @@ export class Speaker {
       exportPolicy: policies(p.export),
       ...(max !== undefined ? { maxPrefixes: max } : {}),
       ...(p.allowOwnAs ? { allowOwnAs: p.allowOwnAs } : {}),
+      enforceFirstAs: p.enforceFirstAs,
+      softReconfigInbound: p.softReconfigInbound,
     });
     const session = new Session(
       {
@@ -447,7 +450,7 @@ export class Speaker {
    */
   reload(next: BgpConfig): { added: string[]; removed: string[]; reset: string[]; refreshed: string[]; unchanged: string[] } {
     const cur = this.config;
-    for (const k of ['asNumber', 'routerId', 'listen', 'fibInstall', 'fibProtocol', 'clusterId', 'multipath', 'controlSocket'] as const) {
+    for (const k of ['asNumber', 'routerId', 'listen', 'fibInstall', 'fibProtocol', 'clusterId', 'multipath', 'alwaysCompareMed', 'controlSocket'] as const) {
       if (!isDeepStrictEqual(cur[k], next[k])) throw new Error(`changing ${k} needs a restart of tabby bgp; the running config is unchanged`);
     }
     const policies = compileFilters(next.filters);
