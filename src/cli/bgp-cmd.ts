@@ -3,6 +3,7 @@
  * until SIGTERM/SIGINT (then every session gets Cease / Administrative
  * Shutdown, RFC 4486, with an RFC 9003 message).
  */
+import { execa } from 'execa';
 import { loadBgpConfig } from '../bgp/config.js';
 import { Speaker } from '../bgp/speaker/speaker.js';
 import { ControlServer } from '../node/control.js';
@@ -12,7 +13,16 @@ export async function runBgp(configPath: string): Promise<void> {
   const config = loadBgpConfig(configPath);
   configureLogging({ level: config.log.level, format: config.log.format, base: { routerId: config.routerId } });
   const log = logger('bgp');
-  const speaker = new Speaker(config);
+  // RFC 4724 §4.1: routes of our protocol still in the kernel mean we are
+  // restarting with our forwarding state intact (the FIB is kept on exit):
+  // say so in the OPEN (R and F bits) so helpers keep our routes meanwhile.
+  let restart: { forwardingPreserved: boolean } | undefined;
+  if (config.fibInstall) {
+    const r = await execa('ip', ['-j', 'route', 'show', 'proto', String(config.fibProtocol)], { reject: false, timeout: 10_000 });
+    if (r.exitCode === 0 && (JSON.parse(r.stdout || '[]') as unknown[]).length > 0) restart = { forwardingPreserved: true };
+  }
+  if (restart) log.info('bgp.speaker.restarting', {}, 'found our routes in the kernel: restarting gracefully (RFC 4724 R and F bits)');
+  const speaker = new Speaker(config, restart);
   await speaker.start();
   const control = new ControlServer(config.controlSocket, {
     status: () => speaker.status(),

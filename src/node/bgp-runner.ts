@@ -22,8 +22,8 @@ const SPEAKER_WIDE = ['asNumber', 'routerId', 'listen', 'fibInstall', 'fibProtoc
 export interface BgpRunnerOptions {
   /** Called (coalesced) with every best path's next hops after the Loc-RIB changed. */
   onBestPaths: (best: ReadonlyMap<string, readonly string[]>) => void;
-  /** Speaker options beyond the config (graceful restart after a crash, ...). */
-  speakerOptions?: () => Record<string, unknown>;
+  /** True when this daemon restarted with its forwarding state in the kernel (graceful restart, RFC 4724). */
+  restarting?: () => boolean;
 }
 
 export interface DaemonPeerStatus extends Omit<PeerStatus, 'type'> {
@@ -68,7 +68,10 @@ export class BgpRunner {
       await this.stopSpeaker('tabby: BGP configuration change');
       this.restarts++;
     }
-    const speaker = new Speaker(config);
+    // Our first speaker after a restart (learned routes were found in the
+    // kernel): OPEN with the R bit and F bit set (RFC 4724 §4.1).
+    const restart = this.restarts === 0 && this.opts.restarting?.() ? { forwardingPreserved: true } : undefined;
+    const speaker = new Speaker(config, restart);
     this.unsubscribe = speaker.rib.onChange((pids) => this.onRibChange(speaker, pids));
     await speaker.start();
     this.speaker = speaker;

@@ -69,6 +69,7 @@ export class Daemon {
   private held = new Map<string, readonly string[]>();
   private holdTimer: NodeJS.Timeout | undefined;
   private holdDeadline = 0;
+  private restartedWithRoutes = false;
   private firstPassOk = false;
   private stopped = false;
   private readonly startedAt = new Date();
@@ -110,8 +111,9 @@ export class Daemon {
     });
 
     if (cfg.bgp.enabled) {
-      this.bgp = new BgpRunner({ onBestPaths: (best) => this.onBestPaths(best) });
+      this.bgp = new BgpRunner({ onBestPaths: (best) => this.onBestPaths(best), restarting: () => this.restartedWithRoutes });
       await this.holdKernelRoutes();
+      this.restartedWithRoutes = this.held.size > 0;
     }
 
     this.store = await this.openStoreWithRetry();

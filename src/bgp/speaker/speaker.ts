@@ -83,8 +83,18 @@ export class Speaker {
   private readonly fib: FibWriter | undefined;
   private readonly startedAt = Date.now();
   private stopping = false;
+  private started = false;
 
-  constructor(public config: BgpConfig) {
+  /**
+   * `restart`: this speaker comes back from its own restart (RFC 4724 §4.1):
+   * its first OPEN to each peer carries the Restart State (R) bit, and the
+   * Forwarding State (F) bit per family when the forwarding state (the
+   * kernel routes) survived, so helpers keep our routes until our End-of-RIB.
+   */
+  constructor(
+    public config: BgpConfig,
+    private readonly restart?: { forwardingPreserved: boolean },
+  ) {
     this.rib = new BgpRib({
       localAs: config.asNumber,
       routerId: config.routerId,
@@ -106,6 +116,7 @@ export class Speaker {
     this.scheduleFlush();
     if (this.config.listen.enabled) await this.listen();
     for (const e of this.peers.values()) e.session.start();
+    this.started = true;
     log.info('bgp.speaker.started', { asNumber: this.config.asNumber, routerId: this.config.routerId, peers: this.peers.size });
   }
 
@@ -144,6 +155,10 @@ export class Speaker {
       },
       this.handler,
     );
+    if (this.restart && p.gracefulRestart && !this.started) {
+      session.restarting = true;
+      session.forwardingPreserved = this.restart.forwardingPreserved;
+    }
     this.peers.set(p.address, { config: p, session, rib, awaitingEor: new Set(), blocked: false });
   }
 
