@@ -136,6 +136,8 @@ const peerSchema = z
     /** GTSM (RFC 5082): the peer is this many hops away; we send TTL 255 and accept only TTL >= 256 - hops. */
     ttlSecurity: z.number().int().min(1).max(254).optional(),
     gracefulRestart: z.boolean().default(true),
+    /** RFC 9687: end the session when the peer reads nothing of ours for this long (seconds; default max(480, 2 x hold time); 0: off). */
+    sendHoldTime: z.number().int().min(0).max(65535).optional(),
     /** eBGP: drop (treat as withdrawn) a route whose first AS is not the peer's (RFC 4271 §6.3). */
     enforceFirstAs: z.boolean().default(true),
     /** Keep every received route, accepted or not, so an import-filter change needs no ROUTE-REFRESH (costs memory; default off, as BIRD and FRR). */

@@ -26,6 +26,7 @@ export type TimerName = 'connectRetry' | 'hold' | 'keepalive' | 'idleHold';
 export type DownReason =
   | 'admin-stop'
   | 'hold-timer-expired'
+  | 'send-hold-timer-expired'
   | 'notification-received'
   | 'notification-sent'
   | 'connection-failed'

@@ -31,6 +31,7 @@ import {
   SUB_CONNECTION_COLLISION_RESOLUTION,
   SUB_CONNECTION_REJECTED,
   SUB_HARD_RESET,
+  ERR_SEND_HOLD_TIMER_EXPIRED,
   SUB_MAX_PREFIXES_REACHED,
   SUB_ADMINISTRATIVE_SHUTDOWN,
   SUB_PEER_DECONFIGURED,
@@ -81,6 +82,8 @@ export interface SessionConfig {
   gracefulRestart: boolean;
   /** RFC 4724 Restart Time we advertise. */
   restartTime: number;
+  /** RFC 9687 SendHoldTime, seconds; default max(480, 2 x the negotiated hold time); 0 turns it off. */
+  sendHoldTime?: number;
 }
 
 /** What both OPENs agreed on. */
@@ -571,6 +574,7 @@ export class Session {
         this.timers.stop(a.timer);
         return;
       case 'established':
+        this.armSendHold();
         this.counters.establishedTransitions++;
         this.restarting = false;
         this.lastPeerGracefulRestart = this.negotiated?.peerGracefulRestart;
@@ -634,6 +638,39 @@ export class Session {
   }
 
   /** Tear down without a NOTIFICATION (daemon exit, keeping routes for graceful restart). */
+  /**
+   * RFC 9687: a peer that stops reading (its TCP window stays shut) would
+   * otherwise hold the session, and our memory, forever, since its
+   * KEEPALIVEs may still arrive. While we have bytes queued and none are
+   * written for SendHoldTime, the session ends with NOTIFICATION 8 (Send
+   * Hold Timer Expired), sent as far as it can go, and the connection closes.
+   */
+  private armSendHold(): void {
+    const conn = this.conn;
+    const holdTime = this.negotiated?.holdTime ?? 0;
+    const limitMs = (this.config.sendHoldTime ?? (holdTime === 0 ? 0 : Math.max(480, 2 * holdTime))) * 1000;
+    if (!conn || limitMs === 0) return;
+    let lastWritten = conn.socket.bytesWritten;
+    let stalledSince: number | undefined;
+    const tick = () => {
+      if (this.conn !== conn || this.fsm.state !== 'Established') return;
+      const sock = conn.socket;
+      if (sock.writableLength > 0 && sock.bytesWritten === lastWritten) {
+        stalledSince ??= this.clock.now();
+        if (this.clock.now() - stalledSince >= limitMs) {
+          this.log.warn('bgp.session.send_hold_expired', { queuedBytes: sock.writableLength, seconds: limitMs / 1000 }, 'the peer has not read from the connection for the send hold time');
+          this.dispatch({ type: 'MessageError', notification: { code: ERR_SEND_HOLD_TIMER_EXPIRED, subcode: 0 }, reason: 'send-hold-timer-expired' });
+          return;
+        }
+      } else {
+        stalledSince = undefined;
+        lastWritten = sock.bytesWritten;
+      }
+      this.clock.setTimeout(tick, Math.min(1000, limitMs));
+    };
+    this.clock.setTimeout(tick, Math.min(1000, limitMs));
+  }
+
   destroy(): void {
     this.timers.stopAll();
     if (this.connecting) this.connecting.cancelled = true;

@@ -152,6 +152,7 @@ export class Speaker {
         ...(p.ttlSecurity !== undefined ? { ttlSecurity: p.ttlSecurity } : {}),
         gracefulRestart: p.gracefulRestart,
         restartTime: this.config.gracefulRestartTime,
+        ...(p.sendHoldTime !== undefined ? { sendHoldTime: p.sendHoldTime } : {}),
       },
       this.handler,
     );
