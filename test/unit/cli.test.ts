@@ -23,16 +23,14 @@ describe('tabby CLI', () => {
     });
   }
 
-  const notYet: [string[], string][] = [
-    [['lab', 'up', '--topology', 'rr'], 'lab --topology rr'],
-  ];
-  for (const [args, what] of notYet) {
-    it(`${args.join(' ')}: exits 2 with "not implemented yet"`, () => {
-      const r = tabby(args);
-      assert.equal(r.status, 2);
-      assert.equal(r.stderr, `tabby: not implemented yet: ${what}\n`);
-    });
-  }
+  it('lab up refuses an unknown topology or a bad lab name before building anything', () => {
+    const bad = tabby(['lab', 'up', '--topology', 'star', '--name', 'neverup']);
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /star/);
+    const name = tabby(['lab', 'up', '--name', 'Not_A_Name']);
+    assert.notEqual(name.status, 0);
+    assert.match(name.stderr, /lab name "Not_A_Name"/);
+  });
 
   it('--version prints one line (the benchmark harness reads it)', () => {
     const r = tabby(['--version']);
