@@ -130,6 +130,8 @@ const peerSchema = z
     connectRetryTime: seconds(1, 3600).default(5),
     routeReflectorClient: z.boolean().default(false),
     nextHopSelf: z.boolean().default(false),
+    /** eBGP: advertise learned routes with their original next hop (BIRD `next hop keep`; Calico keepOriginalNextHop). */
+    nextHopKeep: z.boolean().default(false),
     addressFamilies: z.array(z.enum(ADDRESS_FAMILIES)).min(1).default(['ipv4-unicast', 'ipv6-unicast']),
     maxPrefixes: maxPrefixesSchema.optional(),
     password: z.string().min(1).max(80).optional(),

@@ -84,6 +84,7 @@ interface PeerDraft {
   holdTime?: number;
   localAddress?: string;
   allowOwnAs?: number;
+  nextHopKeep?: boolean;
   /** Explicit BGPPeers win over the mesh for the same address. */
   explicit: boolean;
 }
@@ -182,6 +183,7 @@ export function deriveBgpTopology(input: BgpTopologyInput): BgpTopology {
     if (s.maxRestartTime !== undefined) extra.gracefulRestart = (parseGoDuration(s.maxRestartTime) ?? 1) > 0;
     if (s.sourceAddress === 'UseNodeIP') extra.localAddress = myIp;
     if (s.nextHopMode === 'Self') extra.nextHopSelf = true;
+    if (s.nextHopMode === 'Keep' || s.keepOriginalNextHop) extra.nextHopKeep = true;
     if (s.numAllowedLocalASNumbers) {
       extra.allowOwnAs = Math.min(10, s.numAllowedLocalASNumbers);
       if (s.numAllowedLocalASNumbers > 10) problems.push(`${where}: numAllowedLocalASNumbers ${s.numAllowedLocalASNumbers} is capped at 10`);
@@ -204,8 +206,6 @@ export function deriveBgpTopology(input: BgpTopologyInput): BgpTopology {
       if (!parsed) continue;
       const address = ip.formatIp(parsed.ip);
       if (address === myIp) continue;
-      const ebgp = s.asNumber !== me.asNumber;
-      if ((s.nextHopMode === 'Keep' || s.keepOriginalNextHop) && ebgp) problems.push(`${where}: keeping the original next hop towards an eBGP peer is not supported yet; the next hop is this node (it is, for every block it originates)`);
       const peerNode = nodeInfos.find((n) => n.ip === address);
       if (peerNode) nodePeer(peerNode, 'node', extra, true);
       else add({ address, ...(parsed.port ? { port: parsed.port } : {}), asNumber: s.asNumber!, type: 'tor', description: `Peer_${p.metadata.name}`, ...extra, explicit: true });

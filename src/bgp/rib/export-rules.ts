@@ -46,6 +46,8 @@ export interface ExportDestination {
   ebgp: boolean;
   routeReflectorClient: boolean;
   nextHopSelf: boolean;
+  /** eBGP: keep the next hop of learned routes instead of setting our own. */
+  nextHopKeep?: boolean;
   /** Our address on the session for IPv4 next hops ('' when unknown). */
   nextHopV4: string;
   /** Our global IPv6 address for IPv6 next hops ('' when unknown). */
@@ -93,12 +95,16 @@ export function exportAttrs(src: SourceKind, a: AttrSet, dest: ExportDestination
   const selfV6 = dest.nextHopV6;
   const unknown = a.unknown.length > 0 ? a.unknown.map((u) => ({ flags: u.flags | ATTR_FLAG_PARTIAL, type: u.type, value: u.value })) : a.unknown;
   if (dest.ebgp) {
-    const nh = v6 ? selfV6 : selfV4;
+    // `nextHopKeep` (BIRD `next hop keep`, Calico keepOriginalNextHop): a
+    // learned route keeps its next hop towards eBGP too (RFC 4271 §5.1.3
+    // allows a third-party next hop on a shared subnet); ours get our address.
+    const keep = dest.nextHopKeep && src !== SourceKind.Local && a.nextHop !== '';
+    const nh = keep ? a.nextHop : v6 ? selfV6 : selfV4;
     if (nh === '') return undefined;
     return a.with({
       asPath: prependAs(stripConfed(a.asPath), opts.localAs, 1 + opts.prepend),
       nextHop: nh,
-      nextHopLinkLocal: v6 ? dest.linkLocalV6 : '',
+      nextHopLinkLocal: keep ? '' : v6 ? dest.linkLocalV6 : '',
       localPref: undefined,
       med: src === SourceKind.Local ? a.med : undefined,
       originatorId: undefined,

@@ -66,6 +66,8 @@ export interface PeerOptions {
   asNumber: number;
   routeReflectorClient?: boolean;
   nextHopSelf?: boolean;
+  /** eBGP: keep the original next hop of learned routes (Calico keepOriginalNextHop). */
+  nextHopKeep?: boolean;
   /** Families configured for this peer; default both. */
   families?: readonly Family[];
   importPolicy?: CompiledPolicy;
@@ -146,7 +148,7 @@ export class RibPeer {
     this.sourceKind = local ? SourceKind.Local : this.ebgp ? SourceKind.Ebgp : rrc ? SourceKind.IbgpClient : SourceKind.Ibgp;
     this.adjIn = new AdjRibIn(prefixes, attrs, !!opts.softReconfigInbound);
     this.adjOut = new AdjRibOut(prefixes, attrs);
-    this.dest = { ebgp: this.ebgp, routeReflectorClient: rrc, nextHopSelf: !!opts.nextHopSelf, nextHopV4: '', nextHopV6: '', linkLocalV6: '' };
+    this.dest = { ebgp: this.ebgp, routeReflectorClient: rrc, nextHopSelf: !!opts.nextHopSelf, nextHopKeep: !!opts.nextHopKeep, nextHopV4: '', nextHopV6: '', linkLocalV6: '' };
     this.families = (opts.families ?? [4, 6]).slice();
     this.importPolicy = opts.importPolicy ?? ACCEPT_ALL;
     this.exportPolicy = opts.exportPolicy ?? ACCEPT_ALL;

@@ -127,6 +127,7 @@ export class Speaker {
       asNumber: p.asNumber,
       routeReflectorClient: p.routeReflectorClient,
       nextHopSelf: p.nextHopSelf,
+      nextHopKeep: p.nextHopKeep,
       families: p.addressFamilies.map((f) => ribFamily(f)),
       importPolicy: policies(p.import),
       exportPolicy: policies(p.export),

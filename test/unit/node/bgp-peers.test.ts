@@ -210,5 +210,21 @@ metadata: { name: tor }
 spec: { peerIP: 172.31.0.250, asNumber: 65101, numAllowedLocalASNumbers: 1 }
 `);
     assert.equal(t.config.peers[0]!.allowOwnAs, 1);
+    assert.equal(t.config.peers[0]!.nextHopKeep, false);
+  });
+});
+
+describe('daemon: BGP topology, next hop keep', () => {
+  it('keepOriginalNextHop (or nextHopMode Keep) becomes the peer\'s nextHopKeep', () => {
+    for (const field of ['keepOriginalNextHop: true', 'nextHopMode: Keep']) {
+      const t = derive('a1', POOL + node('a1', '172.31.0.1', { as: 65001 }) + `
+apiVersion: projectcalico.org/v3
+kind: BGPPeer
+metadata: { name: tor }
+spec: { peerIP: 172.31.0.250, asNumber: 65101, ${field} }
+`);
+      assert.equal(t.config.peers[0]!.nextHopKeep, true, field);
+      assert.deepEqual(t.problems, []);
+    }
   });
 });
