@@ -101,7 +101,9 @@ async function runSize(n: number): Promise<Record<string, string | number>> {
     await waitFor('full connectivity matrix', async () => {
       last = await matrixOk(probers, pods);
       return last.ok === last.total;
-    }, { timeoutMs: 600_000, intervalMs: 200 });
+    }, { timeoutMs: 600_000, intervalMs: 200 }).catch((err) => {
+      throw new Error(`${(err as Error).message}: the last matrix had ${last.ok}/${last.total} cells answering`);
+    });
     const tUp = performance.now() - t0;
     const tp = performance.now();
     const check = await matrixOk(probers, pods);
