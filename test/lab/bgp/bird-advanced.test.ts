@@ -297,3 +297,72 @@ protocol bgp tabby {
     assert.equal((await tabby.routes('fd00:20::/64')).routes.length, 1);
   });
 });
+
+describe('BGP interop with BIRD 2: tabby as route reflector CLIENT of a BIRD reflector', () => {
+  let lab: Lab;
+  let rr: BirdPeer;
+  let ta: TabbyPeer;
+  let tb: TabbyPeer;
+  const client = (routerId: string, originate: string[]) => ({
+    asNumber: 65001,
+    routerId,
+    originate,
+    peers: [{ address: '172.31.0.1', asNumber: 65001, holdTime: 9, connectRetryTime: 1 }],
+  });
+
+  before(async function () {
+    this.timeout(60_000);
+    lab = await Lab.create();
+    const h1 = await lab.addHost('h1');
+    const h2 = await lab.addHost('h2');
+    const h3 = await lab.addHost('h3');
+    const reflectTo = (name: string, address: string) => `protocol bgp ${name} {
+  local as 65001;
+  neighbor ${address} as 65001;
+  direct;
+  rr client;
+  rr cluster id 10.255.0.9;
+  hold time 9;
+  connect retry time 1;
+  error wait time 1, 5;
+  ipv4 { import all; export all; };
+}`;
+    rr = await startBird(lab, h1.netns, 'birdrr', `router id 172.31.0.1;\nlog stderr all;\nprotocol device {}\n${reflectTo('ta', '172.31.0.2')}\n${reflectTo('tb', '172.31.0.3')}\n`);
+    ta = await startTabbyBgp(lab, h2.netns, 'tabbya', client('172.31.0.2', ['10.40.0.0/24']));
+    tb = await startTabbyBgp(lab, h3.netns, 'tabbyb', client('172.31.0.3', ['10.50.0.0/24']));
+  });
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed') console.log(lab.logsReport(30));
+  });
+  after(async () => {
+    await lab.destroy();
+  });
+
+  it('both tabby clients come up as iBGP sessions with the BIRD reflector', async () => {
+    await established(ta, '172.31.0.1');
+    await established(tb, '172.31.0.1');
+    assert.equal(((await ta.status()).bgp.peers[0] as unknown as { type: string }).type, 'ibgp');
+  });
+
+  it("A's route reaches B through the reflector with A's next hop and an empty AS path, and B accepts it (ORIGINATOR_ID/CLUSTER_LIST are not ours)", async () => {
+    await waitFor('B has 10.40.0.0/24', async () => (await tb.routes('10.40.0.0/24')).routes.length > 0, { timeoutMs: 15_000 });
+    const r = (await tb.routes('10.40.0.0/24')).routes[0]!;
+    assert.equal(r.nextHop, '172.31.0.2');
+    assert.equal(r.peer, '172.31.0.1');
+    assert.deepEqual(r.asPath, []);
+    assert.equal(r.best, true);
+    const back = await waitFor('A has 10.50.0.0/24', async () => (await ta.routes('10.50.0.0/24')).routes[0], { timeoutMs: 15_000 });
+    assert.equal(back.nextHop, '172.31.0.3');
+  });
+
+  it("A never takes its own route back from the reflector (RFC 4456 §8: BIRD does not send it, and ORIGINATOR_ID would make tabby drop it)", async () => {
+    const own = (await ta.routes('10.40.0.0/24')).routes;
+    assert.deepEqual(own.map((r) => r.peer), ['local'], 'only the locally originated path');
+  });
+
+  it('when A stops, its route disappears at B', async () => {
+    await ta.proc.stop();
+    await waitFor('B lost 10.40.0.0/24', async () => (await tb.routes('10.40.0.0/24')).routes.length === 0, { timeoutMs: 20_000 });
+    assert.match(await birdRoute(rr, '10.50.0.0/24'), /10\.50\.0\.0\/24/);
+  });
+});
