@@ -48,9 +48,42 @@ export class FibWriter {
     private readonly netns?: string,
   ) {}
 
+  /** Prefixes with a route wanted in the kernel now (what a sweep keeps). */
+  private readonly wanted = new Set<string>();
+
   set(prefix: string, route: FibRoute | null): void {
+    if (route && route.nextHops.length) this.wanted.add(prefix);
+    else this.wanted.delete(prefix);
     this.pending.set(prefix, route);
     if (!this.running) this.running = this.drain();
+  }
+
+  /**
+   * After a graceful restart has converged: delete the routes of our
+   * protocol that the kernel still holds from the previous run but that are
+   * no longer wanted (RFC 4724 §4.1: stale forwarding state goes once the
+   * peers' End-of-RIBs are in). Returns how many were removed.
+   */
+  async sweepStale(): Promise<number> {
+    await this.idle();
+    const stale: string[] = [];
+    for (const fam of ['-4', '-6']) {
+      const out = await new Promise<string>((resolve) => {
+        const child = spawn('ip', [...(this.netns ? ['-n', this.netns] : []), fam, '-j', 'route', 'show', 'proto', String(this.proto)], { stdio: ['ignore', 'pipe', 'ignore'] });
+        let text = '';
+        child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+        child.on('close', () => resolve(text));
+        child.on('error', () => resolve(''));
+      });
+      for (const r of JSON.parse(out || '[]') as { dst: string }[]) {
+        const dst = r.dst.includes('/') ? r.dst : `${r.dst}/${fam === '-4' ? 32 : 128}`;
+        if (!this.wanted.has(dst)) stale.push(dst);
+      }
+    }
+    for (const dst of stale) if (!this.wanted.has(dst)) this.pending.set(dst, null);
+    if (stale.length && !this.running) this.running = this.drain();
+    await this.idle();
+    return stale.length;
   }
 
   /** Resolves when every change so far is in the kernel (or failed). */

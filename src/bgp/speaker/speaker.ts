@@ -84,6 +84,9 @@ export class Speaker {
   private readonly startedAt = Date.now();
   private stopping = false;
   private started = false;
+  private readonly eorSeen = new Set<string>();
+  private restartDone = false;
+  private restartTimer: NodeJS.Timeout | undefined;
 
   /**
    * `restart`: this speaker comes back from its own restart (RFC 4724 §4.1):
@@ -117,6 +120,10 @@ export class Speaker {
     if (this.config.listen.enabled) await this.listen();
     for (const e of this.peers.values()) e.session.start();
     this.started = true;
+    if (this.restart && this.fib) {
+      this.restartTimer = setTimeout(() => this.checkRestartConverged(true), this.config.gracefulRestartTime * 1000);
+      this.restartTimer.unref();
+    }
     log.info('bgp.speaker.started', { asNumber: this.config.asNumber, routerId: this.config.routerId, peers: this.peers.size });
   }
 
@@ -297,7 +304,32 @@ export class Speaker {
     if (!e) return;
     this.rib.endOfRib(e.rib, ribFamily(f));
     e.awaitingEor.delete(f);
+    this.eorSeen.add(`${s.peerAddress}|${f}`);
     this.scheduleFlush();
+    this.checkRestartConverged();
+  }
+
+  /**
+   * After our own restart (RFC 4724 §4.1): once every peer sent End-of-RIB
+   * for each of its families (or the restart time ran out), the routes the
+   * previous run left in the kernel that nobody re-advertised are removed.
+   */
+  private checkRestartConverged(force = false): void {
+    if (!this.restart || this.restartDone || !this.fib) return;
+    const all = [...this.peers.values()].every((e) => {
+      const fams = e.session.negotiated?.families;
+      return fams !== undefined && fams.every((f) => this.eorSeen.has(`${e.config.address}|${f}`));
+    });
+    if (!all && !force) return;
+    this.restartDone = true;
+    clearTimeout(this.restartTimer);
+    const fib = this.fib;
+    setImmediate(() => {
+      void fib.idle().then(async () => {
+        const removed = await fib.sweepStale();
+        log.info('bgp.gr.restart_complete', { removedStale: removed, byTimer: force && !all }, 'graceful restart done: stale kernel routes of the previous run removed');
+      });
+    });
   }
 
   private onDown(s: Session, info: { reason: DownReason; wasEstablished: boolean; notification?: Notification; sent: boolean }): void {
@@ -444,6 +476,7 @@ export class Speaker {
   /** Stop every session with Cease / Administrative Shutdown and close the listener. */
   async stop(message = 'tabby is shutting down'): Promise<void> {
     this.stopping = true;
+    clearTimeout(this.restartTimer);
     for (const e of this.peers.values()) {
       clearTimeout(e.staleTimer);
       clearTimeout(e.restartTimer);

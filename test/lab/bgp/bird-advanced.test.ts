@@ -366,3 +366,57 @@ describe('BGP interop with BIRD 2: tabby as route reflector CLIENT of a BIRD ref
     assert.match(await birdRoute(rr, '10.50.0.0/24'), /10\.50\.0\.0\/24/);
   });
 });
+
+describe('BGP interop with BIRD 2: tabby bgp restarting gracefully with its FIB (RFC 4724 §4.1)', () => {
+  let lab: Lab;
+  let bird: BirdPeer;
+  let tabby: TabbyPeer;
+  let h1ns: string;
+  const conf = { asNumber: 65001, routerId: '172.31.0.1', originate: ['10.10.0.0/24'], fibInstall: true, gracefulRestartTime: 60, peers: [{ address: '172.31.0.2', asNumber: 65002, holdTime: 9, connectRetryTime: 1 }] };
+  const birdConf = (statics: string[]) =>
+    birdConfig({ routerId: '172.31.0.2', as: 65002, peers: [{ name: 'tabby', address: '172.31.0.1', as: 65001, extra: '  graceful restart on;\n  graceful restart time 60;' }], statics });
+  const kernel = async (prefix: string) => (await run('ip', ['-j', 'route', 'show', prefix, 'proto', '80'], { ns: h1ns })).stdout.includes(prefix.split('/')[0]!);
+
+  before(async function () {
+    this.timeout(60_000);
+    lab = await Lab.create();
+    const h1 = await lab.addHost('h1');
+    const h2 = await lab.addHost('h2');
+    h1ns = h1.netns;
+    bird = await startBird(lab, h2.netns, 'bird', birdConf(['10.60.0.0/24', '10.61.0.0/24']));
+    tabby = await startTabbyBgp(lab, h1.netns, 'tabby', conf);
+    await established(tabby, '172.31.0.2');
+    await waitFor('both routes in the kernel', async () => (await kernel('10.60.0.0/24')) && (await kernel('10.61.0.0/24')), { timeoutMs: 20_000 });
+  });
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed') console.log(lab.logsReport(40));
+  });
+  after(async () => {
+    await lab.destroy();
+  });
+
+  it('killed and restarted: kept routes never leave the kernel, BIRD keeps ours, and what BIRD no longer has is swept after End-of-RIB', async function () {
+    this.timeout(90_000);
+    tabby.proc.signalWith('SIGKILL');
+    await tabby.proc.waitExit(5000);
+    await bird.reconfigure(birdConf(['10.60.0.0/24'])); // 10.61.0.0/24 is gone while tabby is down
+    let gap = false;
+    let watching = true;
+    const watch = (async () => {
+      for (const until = Date.now() + 25_000; watching && Date.now() < until; ) {
+        if (!(await kernel('10.60.0.0/24'))) gap = true;
+        await sleep(100);
+      }
+    })();
+    tabby = await startTabbyBgp(lab, h1ns, 'tabby2', conf);
+    await established(tabby, '172.31.0.2');
+    await waitFor('the stale 10.61.0.0/24 swept from the kernel', async () => !(await kernel('10.61.0.0/24')), { timeoutMs: 20_000 });
+    await sleep(1000);
+    watching = false;
+    await watch;
+    assert.equal(gap, false, '10.60.0.0/24 left the kernel during the restart');
+    assert.match(tabby.proc.logTail(200), /bgp\.speaker\.restarting/);
+    assert.match(tabby.proc.logTail(200), /bgp\.gr\.restart_complete/);
+    assert.match(await birdRoute(bird, '10.10.0.0/24'), /10\.10\.0\.0\/24/, 'BIRD has our route');
+  });
+});
