@@ -153,9 +153,9 @@ function registerLab(program: Command): void {
     .action(async (opts: { name: string; hosts: number; workloads: number; topology: string; encap: string; datastore: string; output: string }) => {
       const r = await labUp({ name: opts.name, hosts: opts.hosts, workloadsPerHost: opts.workloads, topology: opts.topology as Topology, encap: opts.encap as Encap, datastore: opts.datastore as 'embedded' | 'etcd' });
       if (opts.output === 'json') {
-        process.stdout.write(JSON.stringify({ ...labStatusJson(r.state), already: r.already, sessions: r.sessions, matrix: r.matrix.map((c) => ({ from: c.from, to: c.to, ok: c.result.ok })) }, null, 2) + '\n');
+        process.stdout.write(JSON.stringify({ ...labStatusJson(r.state), already: r.already, revived: r.revived, sessions: r.sessions, matrix: r.matrix.map((c) => ({ from: c.from, to: c.to, ok: c.result.ok })) }, null, 2) + '\n');
       } else {
-        if (r.already) process.stdout.write(`lab "${opts.name}" is already up\n\n`);
+        if (r.already) process.stdout.write(`lab "${opts.name}" is already up${r.revived.length ? ` (restarted what had stopped: ${r.revived.join(', ')})` : ''}\n\n`);
         process.stdout.write(formatLabState(r.state, { cells: r.matrix, endpoints: r.endpoints, sessions: r.sessions }) + '\n');
         process.stdout.write(`\nRun a shell on a host:  ip netns exec ${r.state.hosts[0]?.netns ?? '<netns>'} bash\nSessions of a host:     tabby status --config ${r.state.hosts[0]?.config ?? '<config>'}\nTear it down:           tabby lab down${opts.name === 'tabby' ? '' : ` --name ${opts.name}`}\n`);
       }

@@ -34,16 +34,22 @@ export interface LabEtcd {
   endpointInLab: string;
   /** For processes in the root netns (the lab builder, `tabby get` with the lab's CLI config). */
   endpointFromRoot: string;
+  /** The running etcd (replaced by start()). */
   process: ManagedProcess;
   bridgePid: number;
   stopBridge(): void;
+  /** Stop etcd (SIGTERM by PID, SIGKILL after 3 s): the datastore is unreachable until start(). */
+  stop(): Promise<void>;
+  /** Start etcd again on the same data directory and wait (bounded) until it is healthy. */
+  start(): Promise<void>;
+  /** Whether etcd answers /health now. */
+  healthy(): Promise<boolean>;
 }
 
-export async function startLabEtcd(lab: Lab): Promise<LabEtcd> {
-  const addr = lab.gateway;
-  const inLab = `http://${addr}:${CLIENT_PORT}`;
+function etcdArgs(lab: Lab): string[] {
+  const inLab = `http://${lab.gateway}:${CLIENT_PORT}`;
   const peer = 'http://127.0.0.1:2380';
-  const proc = lab.startProcess(lab.fabricNs, 'etcd', ETCD_BINARY, [
+  return [
     '--name', 'lab',
     '--data-dir', join(lab.dir, 'etcd-data'),
     '--listen-client-urls', `${inLab},http://127.0.0.1:${CLIENT_PORT}`,
@@ -52,36 +58,58 @@ export async function startLabEtcd(lab: Lab): Promise<LabEtcd> {
     '--initial-advertise-peer-urls', peer,
     '--initial-cluster', `lab=${peer}`,
     '--initial-cluster-state', 'new',
-  ]);
+  ];
+}
+
+export async function startLabEtcd(lab: Lab): Promise<LabEtcd> {
+  const addr = lab.gateway;
+  const inLab = `http://${addr}:${CLIENT_PORT}`;
+  const proc = lab.startProcess(lab.fabricNs, 'etcd', ETCD_BINARY, etcdArgs(lab));
   const port = await freePort();
   const bridge = spawn('socat', [`TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`, `EXEC:ip netns exec ${lab.fabricNs} socat STDIO TCP\\:${addr}\\:${CLIENT_PORT}`], { stdio: 'ignore', detached: true });
   bridge.unref();
   const bridgePid = bridge.pid!;
+  const fromRoot = `http://127.0.0.1:${port}`;
+  const healthy = async (): Promise<boolean> => {
+    try {
+      const res = await fetch(`${fromRoot}/health`, { signal: AbortSignal.timeout(2000) });
+      return res.ok && ((await res.json()) as { health?: string }).health === 'true';
+    } catch {
+      return false;
+    }
+  };
+  const waitHealthy = async (p: ManagedProcess): Promise<void> => {
+    const giveUp = Date.now() + 30_000;
+    for (;;) {
+      if (!p.alive) throw new Error(`etcd exited while starting: ${p.logTail(10)}`);
+      if (await healthy()) return;
+      if (Date.now() > giveUp) throw new Error(`etcd not healthy within 30 s: ${p.logTail(10)}`);
+      await sleep(100);
+    }
+  };
   const e: LabEtcd = {
     endpointInLab: inLab,
-    endpointFromRoot: `http://127.0.0.1:${port}`,
+    endpointFromRoot: fromRoot,
     process: proc,
     bridgePid,
     stopBridge: () => killGroup(bridgePid),
+    stop: async () => {
+      await e.process.stop(3000);
+    },
+    start: async () => {
+      if (e.process.alive) return;
+      e.process = lab.startProcess(lab.fabricNs, 'etcd', ETCD_BINARY, etcdArgs(lab));
+      await waitHealthy(e.process);
+    },
+    healthy,
   };
-  const giveUp = Date.now() + 30_000;
-  for (;;) {
-    if (!proc.alive) {
-      e.stopBridge();
-      throw new Error(`etcd exited while starting: ${proc.logTail(10)}`);
-    }
-    try {
-      const res = await fetch(`${e.endpointFromRoot}/health`, { signal: AbortSignal.timeout(2000) });
-      if (res.ok && ((await res.json()) as { health?: string }).health === 'true') return e;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > giveUp) {
-      e.stopBridge();
-      throw new Error(`etcd not healthy within 30 s: ${proc.logTail(10)}`);
-    }
-    await sleep(100);
+  try {
+    await waitHealthy(proc);
+  } catch (err) {
+    e.stopBridge();
+    throw err;
   }
+  return e;
 }
 
 /** SIGTERM a process group by its leader's PID (the socat bridge and its children). */

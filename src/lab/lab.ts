@@ -21,7 +21,7 @@ import { ipBatch, runOk } from './exec.js';
 import { newTestRunPrefix, persistentPrefix } from './names.js';
 import { createNetns, deleteNetns, listNetns, setSysctls } from './netns.js';
 import { ManagedProcess } from './process.js';
-import { ping, probeMatrix, type Endpoint, type MatrixCell, type ProbeSpec } from './probe.js';
+import { parsePingSummary, ping, probeMatrix, type Endpoint, type MatrixCell, type PingCount, type ProbeSpec } from './probe.js';
 import { registerLab, unregisterLab } from './registry.js';
 import { waitFor } from './wait.js';
 
@@ -74,6 +74,12 @@ export interface WorkloadSpec {
   plumb?: 'static' | 'none';
 }
 
+/** A running continuous ping (Lab.startPing). */
+export interface PingStream {
+  process: ManagedProcess;
+  stop(): Promise<PingCount>;
+}
+
 const ECHO_SERVER = fileURLToPath(new URL('./echo-server.js', import.meta.url));
 
 export class Lab {
@@ -87,6 +93,9 @@ export class Lab {
   readonly workloads = new Map<string, LabWorkload>();
   readonly processes: ManagedProcess[] = [];
   private destroyed = false;
+  private pingSeq = 0;
+  /** Index of the last host added: addresses are never reused, even after removeHost. */
+  private hostSeq = 0;
 
   private constructor(opts: LabOptions) {
     this.persistent = opts.persistentName !== undefined;
@@ -125,7 +134,7 @@ export class Lab {
   async addHost(name: string): Promise<LabHost> {
     if (!/^[a-z][a-z0-9]{0,10}$/.test(name)) throw new Error(`lab host name "${name}": use 1-11 lowercase letters/digits`);
     if (this.hosts.has(name)) throw new Error(`lab host "${name}" exists already`);
-    const index = this.hosts.size + 1;
+    const index = ++this.hostSeq;
     if (index >= FABRIC_GATEWAY_SUFFIX) throw new Error('too many lab hosts');
     const host: LabHost = {
       name,
@@ -153,6 +162,22 @@ export class Lab {
       'net.ipv6.conf.all.forwarding': 1,
     });
     return host;
+  }
+
+  /** Delete a workload's namespace (its processes killed by PID) and forget it. */
+  async removeWorkload(name: string): Promise<void> {
+    const w = this.workload(name);
+    await deleteNetns([w.netns]);
+    this.workloads.delete(name);
+  }
+
+  /** Delete a host's namespace and its workloads' (processes killed by PID; the fabric end of its uplink goes with it) and forget them. */
+  async removeHost(name: string): Promise<void> {
+    const h = this.host(name);
+    const ws = [...this.workloads.values()].filter((w) => w.host === name);
+    await deleteNetns([h.netns, ...ws.map((w) => w.netns)]);
+    for (const w of ws) this.workloads.delete(w.name);
+    this.hosts.delete(name);
   }
 
   host(name: string): LabHost {
@@ -266,6 +291,26 @@ export class Lab {
       return p.logTail(5).includes(`ready ${w.name}`);
     }, { timeoutMs: 10_000 });
     return p;
+  }
+
+  /**
+   * A continuous ping (every `intervalS`, default 50 ms) from a namespace to
+   * an address, as a lab process; `stop()` interrupts it and returns what was
+   * sent, received and lost (from ping's own summary).
+   */
+  startPing(fromNs: string, to: string, opts: { intervalS?: number; tag?: string } = {}): PingStream {
+    const tag = opts.tag ?? `${++this.pingSeq}`;
+    const p = this.startProcess(fromNs, `ping-${tag}`, 'ping', ['-n', '-q', '-i', String(opts.intervalS ?? 0.05), '-W', '1', to]);
+    return {
+      process: p,
+      stop: async () => {
+        p.signalWith('SIGINT');
+        if (!(await p.waitExit(5_000))) await p.stop(500);
+        const count = parsePingSummary(p.logTail(10));
+        if (!count) throw new Error(`ping ${fromNs} -> ${to}: no summary in its output: ${p.logTail(10)}`);
+        return count;
+      },
+    };
   }
 
   endpoints(): Endpoint[] {

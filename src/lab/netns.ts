@@ -1,5 +1,5 @@
 /** Network namespaces: create, list, delete (killing what runs inside, by PID). */
-import { readdirSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { run, runOk } from './exec.js';
 import { sleep } from './wait.js';
 
@@ -86,4 +86,15 @@ export async function setSysctls(ns: string, values: Record<string, string | num
   if (keys.length === 0) return;
   const script = keys.map((k) => `echo ${values[k]} > /proc/sys/${k.replace(/\./g, '/')}`).join('\n');
   await runOk('sh', ['-e', '-c', script], { ns });
+}
+
+/** Whether process `pid` is alive and runs in the named namespace (guards kills by PID against PID reuse). */
+export function pidInNetns(pid: number, ns: string): boolean {
+  try {
+    const a = statSync(`/proc/${pid}/ns/net`);
+    const b = statSync(`${NETNS_DIR}/${ns}`);
+    return a.ino === b.ino && a.dev === b.dev;
+  } catch {
+    return false;
+  }
 }

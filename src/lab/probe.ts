@@ -5,6 +5,8 @@
  * (`echo-server.ts`) that answers with its own name, so a probe also proves
  * *who* answered.
  */
+import { spawn } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
 import { run } from './exec.js';
 
 export type ProbeProtocol = 'icmp' | 'tcp' | 'udp';
@@ -146,4 +148,51 @@ export function formatMatrix(endpoints: Endpoint[], cells: MatrixCell[], title =
     lines.push(line.trimEnd());
   }
   return lines.join('\n');
+}
+
+/** What a ping stream sent and got back. */
+export interface PingCount {
+  sent: number;
+  received: number;
+  lost: number;
+}
+
+/** The summary line of ping ("N packets transmitted, M received"), or undefined. */
+export function parsePingSummary(text: string): PingCount | undefined {
+  const m = /(\d+) packets transmitted, (\d+) received/.exec(text);
+  if (!m) return undefined;
+  const sent = Number(m[1]);
+  const received = Number(m[2]);
+  return { sent, received, lost: sent - received };
+}
+
+/**
+ * Milliseconds until `to` first answers a ping stream from `fromNs` (one ping
+ * process sending every `intervalMs`, timed by its first reply line; a poll
+ * of single pings would add its own timeouts and process start-ups to what
+ * is measured). Rejects when nothing answered within `limitMs`.
+ */
+export function firstReplyMs(fromNs: string, to: string, opts: { intervalMs?: number; limitMs?: number } = {}): Promise<number> {
+  const intervalS = Math.max(0.002, (opts.intervalMs ?? 10) / 1000).toFixed(3);
+  const limitS = Math.max(1, Math.ceil((opts.limitMs ?? 30_000) / 1000));
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const p = spawn('ip', ['netns', 'exec', fromNs, 'ping', '-n', '-i', intervalS, '-w', String(limitS), to], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let done = false;
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => {
+      if (!done && /bytes from/.test(d.toString())) {
+        done = true;
+        resolve(performance.now() - t0);
+        p.kill('SIGINT');
+      }
+    });
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('error', (e) => {
+      if (!done) reject(e);
+    });
+    p.on('exit', () => {
+      if (!done) reject(new Error(`${to} never answered a ping from ${fromNs} within ${limitS} s${err ? `: ${err.trim().split('\n').pop()}` : ''}`));
+    });
+  });
 }

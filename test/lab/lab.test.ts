@@ -187,6 +187,23 @@ describe('tabby lab up/status/down', () => {
     assert.match(r.stdout, /24\/30 pairs reachable; every cell is as the sample policy says/);
   });
 
+  it('up on a lab whose daemon was killed starts it again (same command line, new PID in the state file) and says so', async () => {
+    const file = `/run/tabby/lab/${name}/state.json`;
+    const before = JSON.parse(readFileSync(file, 'utf8')) as { processes: { name: string; pid: number; cmd: string; args: string[] }[] };
+    const d2 = before.processes.find((p) => p.name === 'daemon-host2')!;
+    assert.deepEqual(d2.args.slice(-3), ['daemon', '--config', `/run/tabby/lab/${name}/host2/node.yaml`]);
+    process.kill(d2.pid, 'SIGKILL');
+    await waitFor('the killed daemon is gone', () => !pidAlive(d2.pid), { timeoutMs: 5000 });
+    const r = tabby(['lab', 'up']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /is already up \(restarted what had stopped: daemon-host2\)/);
+    for (const h of ['host1', 'host2', 'host3']) assert.match(r.stdout, new RegExp(`${h} +2/2 Established`));
+    const after = JSON.parse(readFileSync(file, 'utf8')) as typeof before;
+    const n2 = after.processes.find((p) => p.name === 'daemon-host2')!;
+    assert.notEqual(n2.pid, d2.pid);
+    assert.ok(pidAlive(n2.pid));
+  });
+
   it('down removes every namespace and process; down again is a no-op', () => {
     const s = JSON.parse(tabby(['lab', 'status', '-o', 'json']).stdout) as { hosts: { netns: string }[] };
     const pidsBefore = spawnSync('ip', ['netns', 'pids', s.hosts[0]!.netns], { encoding: 'utf8' }).stdout;
@@ -199,6 +216,27 @@ describe('tabby lab up/status/down', () => {
     assert.match(again.stdout, /not up/);
     const st = tabby(['lab', 'status']);
     assert.equal(st.status, 1);
+  });
+});
+
+describe('tabby lab up --encap ipip (this kernel has no ipip)', () => {
+  const name = `i${process.pid.toString(36).slice(-5)}`;
+  const TABBY = join(ROOT, 'bin', 'tabby');
+  const tabby = (args: string[]) => spawnSync(TABBY, [...args, '--name', name], { encoding: 'utf8', timeout: 120_000 });
+
+  after(() => {
+    tabby(['lab', 'down']);
+  });
+
+  it('still comes up, and says once, clearly, that no host can make tunl0', () => {
+    const r = tabby(['lab', 'up', '--encap', 'ipip', '--hosts', '2', '--workloads', '1']);
+    assert.equal(r.status, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /encapsulation ipip/);
+    for (const h of ['host1', 'host2']) assert.match(r.stdout, new RegExp(`${h} +1/1 Established`));
+    const warnings = r.stdout.split('\n').filter((l) => l.startsWith('WARNING'));
+    assert.equal(warnings.length, 1, r.stdout);
+    assert.match(warnings[0]!, /the pool asks for IPIP \(--encap ipip\) but no host can provide it: .*tunl0/);
+    assert.equal(tabby(['lab', 'down']).status, 0);
   });
 });
 
