@@ -132,9 +132,12 @@ exit
   it('an administrative shutdown at FRR sends a Cease that tabby records, then the session recovers', async function () {
     this.timeout(60_000);
     await frr.vtysh('configure terminal', 'router bgp 65002', 'neighbor 172.31.0.1 shutdown');
+    // Later reconnect attempts (refused while FRR keeps the neighbour shut)
+    // overwrite lastError, so read the Cease from tabby's log of the session going down.
     await waitFor('tabby sees the Cease', async () => {
       const p = (await tabby.status()).bgp.peers[0]!;
-      return p.state !== 'Established' && /cease|shutdown/i.test(p.lastError ?? '');
+      const downs = tabby.proc.logTail(400).split('\n').filter((l) => l.includes('"bgp.session.down"'));
+      return p.state !== 'Established' && downs.some((l) => l.includes('received Cease'));
     }, { timeoutMs: 15_000 });
     assert.equal((await tabby.routes('10.20.0.0/24')).routes.length, 0);
     await frr.vtysh('configure terminal', 'router bgp 65002', 'no neighbor 172.31.0.1 shutdown');

@@ -202,7 +202,8 @@ describe('CNI plugin in network namespaces', function () {
       const att = { containerId: 'held01', netns: c.path, ifname: 'eth0' };
       const result = asResult(resultOf(await h.call(h1, 'ADD', att)));
       const holder = h.lab.startProcess(c.name, 'holder', 'sleep', ['120']);
-      await waitFor('holder running', () => holder.alive, { timeoutMs: 5000 });
+      // Alive is not enough: `ip netns exec` must have entered the namespace before its file goes.
+      await waitFor('holder inside the namespace', async () => holder.alive && (await sh(h1.host.netns, 'ip', ['netns', 'pids', c.name]).catch(() => '')).trim().length > 0, { timeoutMs: 5000 });
       await runOk('ip', ['netns', 'del', c.name]);
       const cali = result.interfaces[0]!.name;
       assert.ok((await sh(h1.host.netns, 'ip', ['-o', 'link', 'show'])).includes(cali), 'the veth outlives the netns file');
