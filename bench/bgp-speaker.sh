@@ -7,7 +7,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 harness=${HARNESS:-$here/../../shared/bench}
 [ -d "$harness" ] || { echo "no harness at $harness (set HARNESS)" >&2; exit 1; }
-export TABBY_BIN=$here/../bin/tabby
+export TABBY_BIN=${TABBY_BIN:-$here/../bin/tabby}   # a built snapshot elsewhere keeps a rebuild of this checkout out of the run
 mkdir -p "$here/results"
 out=$here/results/bgp.jsonl
 : > "$out"

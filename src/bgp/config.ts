@@ -142,7 +142,13 @@ const peerSchema = z
     sendHoldTime: z.number().int().min(0).max(65535).optional(),
     /** eBGP: drop (treat as withdrawn) a route whose first AS is not the peer's (RFC 4271 §6.3). */
     enforceFirstAs: z.boolean().default(true),
-    /** Keep every received route, accepted or not, so an import-filter change needs no ROUTE-REFRESH (costs memory; default off, as BIRD and FRR). */
+    /**
+     * Keep every received route unfiltered, accepted or not, so an import
+     * change (filter, enforceFirstAs, allowOwnAs) is re-evaluated locally
+     * instead of asking the peer for a ROUTE-REFRESH (RFC 2918). Default off,
+     * as BIRD and FRR: it costs memory per route (a benchmark target) and
+     * every peer tabby meets supports route refresh.
+     */
     softReconfigInbound: z.boolean().default(false),
     /** Accept routes carrying our own AS up to this many times ("allowas-in"; BIRD `allow local as`), for designs where several sites share one AS. */
     allowOwnAs: z.number().int().min(0).max(10).default(0),
@@ -176,6 +182,12 @@ export const bgpConfigSchema = z
     clusterId: ipv4Address().optional(),
     /** Seconds a restarting peer's routes are kept (RFC 4724 Restart Time we advertise). */
     gracefulRestartTime: seconds(1, 4095).default(120),
+    /**
+     * After our own graceful restart (RFC 4724 §4.1): the longest route
+     * selection, advertisement and FIB changes wait for End-of-RIB from every
+     * graceful-restart peer (the Selection_Deferral_Timer).
+     */
+    selectionDeferralTime: seconds(1, 3600).default(60),
     /** Equal-cost paths to install/report per prefix (1 disables multipath). */
     multipath: z.number().int().min(1).max(64).default(1),
     /** Compare MED between routes from different neighbouring ASes too (RFC 4271 §9.1.2.2 c compares it only within one). */

@@ -15,11 +15,18 @@ export async function runBgp(configPath: string): Promise<void> {
   const log = logger('bgp');
   // RFC 4724 §4.1: routes of our protocol still in the kernel mean we are
   // restarting with our forwarding state intact (the FIB is kept on exit):
-  // say so in the OPEN (R and F bits) so helpers keep our routes meanwhile.
+  // say so in the OPEN (R and F bits) so helpers keep our routes meanwhile,
+  // and defer selection until their End-of-RIB. The kernel routes are the
+  // forwarding state itself, so finding them is exactly the F-bit condition
+  // and needs no operator action (systemd restart, crash and kill -9 alike);
+  // a command-line flag could claim a forwarding state that is not there.
+  // Without fibInstall there is no forwarding state to preserve: a plain start.
   let restart: { forwardingPreserved: boolean } | undefined;
   if (config.fibInstall) {
-    const r = await execa('ip', ['-j', 'route', 'show', 'proto', String(config.fibProtocol)], { reject: false, timeout: 10_000 });
-    if (r.exitCode === 0 && (JSON.parse(r.stdout || '[]') as unknown[]).length > 0) restart = { forwardingPreserved: true };
+    for (const fam of ['-4', '-6']) {
+      const r = await execa('ip', [fam, '-j', 'route', 'show', 'proto', String(config.fibProtocol)], { reject: false, timeout: 10_000 });
+      if (r.exitCode === 0 && (JSON.parse(r.stdout || '[]') as unknown[]).length > 0) restart = { forwardingPreserved: true };
+    }
   }
   if (restart) log.info('bgp.speaker.restarting', {}, 'found our routes in the kernel: restarting gracefully (RFC 4724 R and F bits)');
   const speaker = new Speaker(config, restart);

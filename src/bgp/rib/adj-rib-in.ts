@@ -28,17 +28,46 @@ export const ID_MASK = 0x3fffffff;
 
 export class AdjRibIn {
   readonly accepted: IdMap;
-  readonly raw: IdMap | null;
-  readonly rejected: IdMap | null;
+  raw: IdMap | null;
+  rejected: IdMap | null;
+  /** Families that may hold stale entries (bit 1: IPv4, bit 2: IPv6): sweeps skip the walk otherwise. */
+  private staleFamilies = 0;
 
   constructor(
     private readonly prefixes: PrefixIndex,
     private readonly attrs: AttrTable,
-    readonly softReconfig: boolean,
+    softReconfig: boolean,
   ) {
     this.accepted = new IdMap(prefixes);
     this.raw = softReconfig ? new IdMap(prefixes) : null;
     this.rejected = softReconfig ? null : new IdMap(prefixes);
+  }
+
+  get softReconfig(): boolean {
+    return this.raw !== null;
+  }
+
+  /**
+   * Switches soft-reconfiguration inbound on or off in place. On: `raw`
+   * starts empty (what was received before is not known as received; the
+   * caller asks the peer to re-send it, RFC 2918) and `rejected` goes. Off:
+   * received-but-rejected prefixes move to `rejected` so counts stay exact.
+   */
+  setSoftReconfig(on: boolean): void {
+    if (on === this.softReconfig) return;
+    if (on) {
+      for (const pid of this.rejected!.ids()) this.unmarkRejected(pid);
+      this.rejected = null;
+      this.raw = new IdMap(this.prefixes);
+      return;
+    }
+    const raw = this.raw!;
+    this.rejected = new IdMap(this.prefixes);
+    for (const pid of raw.ids()) {
+      if (this.accepted.get(pid) === 0) this.markRejected(pid);
+      this.deleteRaw(pid);
+    }
+    this.raw = null;
   }
 
   /** Prefixes currently received from the peer (accepted or not). */
@@ -102,6 +131,7 @@ export class AdjRibIn {
 
   /** RFC 4724 §4.2: mark every route of the peer stale (optionally only one family). */
   markStale(family?: 4 | 6): void {
+    this.staleFamilies |= family === undefined ? 3 : family === 4 ? 1 : 2;
     const p = this.prefixes;
     const mark = (m: IdMap) => {
       if (family === undefined) m.mapValues((v) => v | STALE);
@@ -117,10 +147,15 @@ export class AdjRibIn {
     return this.staleIn(this.accepted, family);
   }
 
-  /** Removes stale raw/rejected entries (the accepted ones go through the RIB, which updates the Loc-RIB). */
+  /**
+   * Removes stale raw/rejected entries (the accepted ones go through the RIB,
+   * which updates the Loc-RIB; call `staleAccepted` first): after this the
+   * family holds nothing stale.
+   */
   sweepStaleUnaccepted(family?: 4 | 6): void {
     if (this.raw) for (const pid of this.staleIn(this.raw, family)) this.deleteRaw(pid);
     if (this.rejected) for (const pid of this.staleIn(this.rejected, family)) this.unmarkRejected(pid);
+    this.staleFamilies &= family === undefined ? 0 : family === 4 ? ~1 : ~2;
   }
 
   /** Drops raw and rejected entries (the accepted ones are removed by the RIB). */
@@ -135,6 +170,8 @@ export class AdjRibIn {
 
   private staleIn(m: IdMap, family?: 4 | 6): number[] {
     const out: number[] = [];
+    // Nothing was marked (the usual End-of-RIB after a plain session start): no walk.
+    if ((this.staleFamilies & (family === undefined ? 3 : family === 4 ? 1 : 2)) === 0) return out;
     m.forEach((pid, v) => {
       if ((v & STALE) !== 0 && (family === undefined || this.prefixes.family(pid) === family)) out.push(pid);
     });

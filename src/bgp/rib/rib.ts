@@ -123,8 +123,8 @@ export class RibPeer {
   importPolicy: CompiledPolicy;
   exportPolicy: CompiledPolicy;
   readonly maxPrefixes: number | undefined;
-  readonly enforceFirstAs: boolean;
-  readonly allowOwnAs: number;
+  enforceFirstAs: boolean;
+  allowOwnAs: number;
   /** Export work per attribute set, direct-mapped by id (see `BgpRib.exportPrep`); made on first use. */
   exportCache: (ExportPrep | undefined)[] | undefined = undefined;
   lastImport: ImportPrep | undefined = undefined;
@@ -399,7 +399,7 @@ export class BgpRib {
     peer.importPolicy = policy;
     peer.lastImport = undefined;
     const raw = peer.adjIn.raw;
-    if (raw === null) return false;
+    if (raw === null) return peer.adjIn.received === 0; // nothing received: nothing to re-evaluate
     const preps = new Map<number, ImportPrep>();
     const entries: number[] = [];
     raw.forEach((pid, v) => {
@@ -416,6 +416,43 @@ export class BgpRib {
       this.applyImport(peer, prep, pid);
     }
     return true;
+  }
+
+  /**
+   * Changes the import checks of a peer (enforce-first-AS, allowas-in) and
+   * re-evaluates like `setImportPolicy`: in place with
+   * soft-reconfiguration inbound (true), else false: send a ROUTE-REFRESH.
+   */
+  setImportRules(peer: RibPeer, rules: { enforceFirstAs?: boolean; allowOwnAs?: number }): boolean {
+    if (rules.enforceFirstAs !== undefined) peer.enforceFirstAs = rules.enforceFirstAs;
+    if (rules.allowOwnAs !== undefined) peer.allowOwnAs = rules.allowOwnAs;
+    return this.setImportPolicy(peer, peer.importPolicy);
+  }
+
+  /**
+   * Switches soft-reconfiguration inbound for a peer. Turning it on returns
+   * false while the peer has routes: what it sent before was not kept, so
+   * the caller asks for it again (ROUTE-REFRESH, RFC 2918); the
+   * re-announcements fill the unfiltered table. Turning it off frees that
+   * table and returns true.
+   */
+  setSoftReconfigInbound(peer: RibPeer, on: boolean): boolean {
+    const adj = peer.adjIn;
+    if (adj.softReconfig === on) return true;
+    const had = adj.received > 0;
+    adj.setSoftReconfig(on);
+    return !on || !had;
+  }
+
+  /**
+   * Compare MED between routes from different neighbouring ASes too
+   * (`alwaysCompareMed`), or not: re-runs the decision where it can matter
+   * (prefixes with several candidates). Call `flush()` after.
+   */
+  setAlwaysCompareMed(on: boolean): void {
+    if (this.decision.alwaysCompareMed === on) return;
+    this.decision.alwaysCompareMed = on;
+    for (const pid of [...this.loc.multi.keys()]) this.recompute(pid, false);
   }
 
   /** Installs a new export policy and recomputes what the peer should have. */

@@ -219,6 +219,15 @@ export class Session {
     return this.conn.write(bytes);
   }
 
+  /** Hold writes in the socket until `uncork()`: a burst of UPDATEs leaves in one writev. */
+  cork(): void {
+    this.conn?.socket.cork();
+  }
+
+  uncork(): void {
+    this.conn?.socket.uncork();
+  }
+
   /** Bytes queued in the socket but not yet written. */
   get writeBacklog(): number {
     return this.conn?.socket.writableLength ?? 0;
@@ -637,7 +646,6 @@ export class Session {
     });
   }
 
-  /** Tear down without a NOTIFICATION (daemon exit, keeping routes for graceful restart). */
   /**
    * RFC 9687: a peer that stops reading (its TCP window stays shut) would
    * otherwise hold the session, and our memory, forever, since its
@@ -650,12 +658,15 @@ export class Session {
     const holdTime = this.negotiated?.holdTime ?? 0;
     const limitMs = (this.config.sendHoldTime ?? (holdTime === 0 ? 0 : Math.max(480, 2 * holdTime))) * 1000;
     if (!conn || limitMs === 0) return;
-    let lastWritten = conn.socket.bytesWritten;
+    // Progress is what the kernel took: `bytesWritten` also counts bytes still
+    // queued in Node, so our own KEEPALIVEs would look like progress.
+    const handedOver = (sock: Socket) => sock.bytesWritten - sock.writableLength;
+    let lastWritten = handedOver(conn.socket);
     let stalledSince: number | undefined;
     const tick = () => {
       if (this.conn !== conn || this.fsm.state !== 'Established') return;
       const sock = conn.socket;
-      if (sock.writableLength > 0 && sock.bytesWritten === lastWritten) {
+      if (sock.writableLength > 0 && handedOver(sock) === lastWritten) {
         stalledSince ??= this.clock.now();
         if (this.clock.now() - stalledSince >= limitMs) {
           this.log.warn('bgp.session.send_hold_expired', { queuedBytes: sock.writableLength, seconds: limitMs / 1000 }, 'the peer has not read from the connection for the send hold time');
@@ -664,7 +675,7 @@ export class Session {
         }
       } else {
         stalledSince = undefined;
-        lastWritten = sock.bytesWritten;
+        lastWritten = handedOver(sock);
       }
       this.clock.setTimeout(tick, Math.min(1000, limitMs));
     };

@@ -2,8 +2,9 @@
  * The BGP speaker: a listener with an allow-list, one `Session` per
  * configured peer, the RIB between them, the output pump that turns the
  * RIB's grouped Adj-RIB-Out changes into packed UPDATEs, graceful restart
- * (RFC 4724, helper side: stale routes and the restart timer), and optional
- * FIB installation. Everything runs on Node's one thread; input bursts end in
+ * (RFC 4724: as helper, stale routes and the restart timer; as the
+ * restarting speaker, R/F bits, deferred selection and the FIB sweep), and
+ * optional FIB installation. Everything runs on Node's one thread; input bursts end in
  * one `flush()` (scheduled with setImmediate), so many UPDATEs share one
  * decision pass and one export pass.
  */
@@ -12,16 +13,10 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { isIPv4 } from 'node:net';
 import { compileFilters } from '../policy/filter.js';
 import { BgpRib, decodeIpv4Nlri, Ipv4Batch, routeViews, type Family as RibFamily, type RibPeer, type RouteView } from '../rib/index.js';
-import { PidNlriSource } from '../rib/nlri.js';
 import { FAMILY_CODES, Session, type Family, type Negotiated, type SessionHandler } from '../session/session.js';
 import type { DownReason, Notification } from '../session/fsm.js';
 import {
-  encodeMessage,
-  endOfRib,
   mergeAs4,
-  packUpdatesFrom,
-  packWithdrawalsFrom,
-  AFI_IPV4,
   AFI_IPV6,
   SUB_ADMINISTRATIVE_SHUTDOWN,
   SUB_MAX_PREFIXES_REACHED,
@@ -32,8 +27,10 @@ import {
 import { applyGtsm, fdOf, setMd5Key } from '../net/sockopt.js';
 import type { BgpConfig, BgpPeerConfig } from '../config.js';
 import { logger } from '../../util/log.js';
-import { ribToWire, wireToRib } from './convert.js';
+import { wireToRib } from './convert.js';
 import { FibWriter } from './fib.js';
+import { packOutbound } from './output.js';
+import { RouteWarmUp } from './warmup.js';
 
 const log = logger('bgp-speaker');
 
@@ -44,7 +41,6 @@ const HIGH_WATER = 8 * 1024 * 1024;
 const RESET_GAP_MS = 1000;
 
 const ribFamily = (f: Family): RibFamily => (f === 'ipv4-unicast' ? 4 : 6);
-const sessionFamily = (f: RibFamily): Family => (f === 4 ? 'ipv4-unicast' : 'ipv6-unicast');
 
 interface PeerEntry {
   config: BgpPeerConfig;
@@ -57,6 +53,8 @@ interface PeerEntry {
   /** Max-prefix teardown: reconnect after this timer. */
   restartTimer?: NodeJS.Timeout;
   blocked: boolean;
+  /** Families disabled for the rest of this session by a malformed MP_REACH/MP_UNREACH (RFC 4760 §7, RFC 7606 §2). */
+  disabled: Set<Family>;
 }
 
 export interface PeerStatus {
@@ -85,14 +83,25 @@ export class Speaker {
   private stopping = false;
   private started = false;
   private readonly eorSeen = new Set<string>();
-  private restartDone = false;
+  /** After our own restart: route selection (FIB, advertisements) waits (RFC 4724 §4.1). */
+  private deferring = false;
   private restartTimer: NodeJS.Timeout | undefined;
+  private readonly warmUp = new RouteWarmUp();
 
   /**
    * `restart`: this speaker comes back from its own restart (RFC 4724 §4.1):
    * its first OPEN to each peer carries the Restart State (R) bit, and the
    * Forwarding State (F) bit per family when the forwarding state (the
    * kernel routes) survived, so helpers keep our routes until our End-of-RIB.
+   * Route selection is then deferred: routes are learned, but nothing goes
+   * to the FIB (nor to `rib.onChange` listeners) and nothing is advertised
+   * until every graceful-restart peer has sent End-of-RIB for each family it
+   * negotiated (peers that restart too, R bit, and peers without graceful
+   * restart are not waited for), or `selectionDeferralTime` has passed.
+   * Then the Loc-RIB goes out in one pass, each peer gets its full update
+   * followed by End-of-RIB, and with `fibInstall` the kernel routes of our
+   * protocol that nobody re-advertised are removed (they were kept until
+   * then, so forwarding never had a gap).
    */
   constructor(
     public config: BgpConfig,
@@ -113,6 +122,7 @@ export class Speaker {
   }
 
   async start(): Promise<void> {
+    this.deferring = this.restart !== undefined;
     const policies = compileFilters(this.config.filters);
     for (const p of this.config.peers) this.addPeer(p, policies);
     for (const prefix of this.config.originate) this.rib.originate(prefix);
@@ -120,9 +130,13 @@ export class Speaker {
     if (this.config.listen.enabled) await this.listen();
     for (const e of this.peers.values()) e.session.start();
     this.started = true;
-    if (this.restart && this.fib) {
-      this.restartTimer = setTimeout(() => this.checkRestartConverged(true), this.config.gracefulRestartTime * 1000);
+    // While no route has arrived yet: compile the route path (see warmup.ts).
+    this.warmUp.start((ms) => log.debug('bgp.speaker.warmed', { ms: Math.round(ms) }));
+    if (this.deferring) {
+      this.restartTimer = setTimeout(() => this.endDeferral(true), this.config.selectionDeferralTime * 1000);
       this.restartTimer.unref();
+      log.info('bgp.gr.selection_deferred', { seconds: this.config.selectionDeferralTime }, 'restarting: route selection waits for End-of-RIB from the graceful-restart peers');
+      this.checkRestartConverged();
     }
     log.info('bgp.speaker.started', { asNumber: this.config.asNumber, routerId: this.config.routerId, peers: this.peers.size });
   }
@@ -168,7 +182,7 @@ export class Speaker {
       session.restarting = true;
       session.forwardingPreserved = this.restart.forwardingPreserved;
     }
-    this.peers.set(p.address, { config: p, session, rib, awaitingEor: new Set(), blocked: false });
+    this.peers.set(p.address, { config: p, session, rib, awaitingEor: new Set(), blocked: false, disabled: new Set() });
   }
 
   private async listen(): Promise<void> {
@@ -245,6 +259,7 @@ export class Speaker {
 
   private onEstablished(s: Session, n: Negotiated): void {
     const e = this.peers.get(s.peerAddress)!;
+    e.disabled.clear();
     if (e.staleTimer) {
       // The peer came back within its restart time: wait for its End-of-RIB.
       clearTimeout(e.staleTimer);
@@ -253,6 +268,8 @@ export class Speaker {
     }
     this.rib.peerUp(e.rib, { routerId: n.peerRouterId, ...this.nextHops(e, n), families: n.families.map(ribFamily) });
     this.scheduleFlush();
+    // A peer without graceful restart, or restarting itself, is not waited for.
+    this.checkRestartConverged();
   }
 
   /** Reused for every UPDATE: IPv4 NLRI decoded straight into numbers. */
@@ -266,15 +283,17 @@ export class Speaker {
   }
 
   private onUpdate(s: Session, u: ReceivedUpdate): void {
+    this.warmUp.stop();
     const e = this.peers.get(s.peerAddress);
     const n = s.negotiated;
     if (!e || !n) return;
     const v = u.verdict;
     const raw = u.ipv4Raw;
+    if (v.action === 'af-disable') this.disableFamilies(e, v.families);
     const withdrawn: string[] = [...u.withdrawn];
     if (u.attributes.mpUnreach) withdrawn.push(...u.attributes.mpUnreach.withdrawn);
     if (raw?.withdrawn.length) this.rib.withdrawV4(e.rib, this.v4Batch(raw.withdrawn));
-    if (v.action === 'treat-as-withdraw' || v.action === 'af-disable') {
+    if (v.action === 'treat-as-withdraw' || (v.action === 'af-disable' && v.withdraw.length > 0)) {
       // RFC 7606 §2: the reachable NLRI are handled as withdrawn.
       for (const f of v.withdraw) withdrawn.push(...f.prefixes);
       withdrawn.push(...u.nlri);
@@ -288,15 +307,34 @@ export class Speaker {
     if (withdrawn.length) this.rib.withdraw(e.rib, withdrawn);
     // A 2-octet peer's path is rebuilt from AS_PATH and AS4_PATH (RFC 6793 §4.2.3).
     const attrs = n.fourOctetAs ? u.attributes : mergeAs4(u.attributes);
-    if (n.families.includes('ipv4-unicast') && attrs.nextHop) {
+    if (n.families.includes('ipv4-unicast') && !e.disabled.has('ipv4-unicast') && attrs.nextHop) {
       if (raw?.nlri.length) this.rib.announceV4(e.rib, wireToRib(attrs, attrs.nextHop), this.v4Batch(raw.nlri));
       if (u.nlri.length) this.rib.announce(e.rib, wireToRib(attrs, attrs.nextHop), u.nlri);
     }
     const mp = attrs.mpReach;
-    if (mp && mp.nlri.length && n.families.includes('ipv6-unicast') && mp.afi === AFI_IPV6) {
+    if (mp && mp.nlri.length && n.families.includes('ipv6-unicast') && !e.disabled.has('ipv6-unicast') && mp.afi === AFI_IPV6 && v.action !== 'af-disable') {
       this.rib.announce(e.rib, wireToRib(attrs, mp.nextHop, mp.linkLocalNextHop), mp.nlri);
     }
     this.scheduleFlush();
+  }
+
+  /**
+   * AFI/SAFI disable (RFC 4760 §7, RFC 7606 §2): a malformed MP_REACH_NLRI or
+   * MP_UNREACH_NLRI of a family this session carries removes every route of
+   * that family the peer sent, and the family's routes are ignored until the
+   * session restarts; the session and the other families go on. A family the
+   * session does not carry has nothing to remove and is ignored anyway.
+   */
+  private disableFamilies(e: PeerEntry, families: readonly { afi: number; safi: number }[]): void {
+    const negotiated = e.session.negotiated?.families ?? [];
+    for (const f of negotiated) {
+      const c = FAMILY_CODES[f];
+      if (e.disabled.has(f) || !families.some((x) => x.afi === c.afi && x.safi === c.safi)) continue;
+      e.disabled.add(f);
+      this.rib.markStale(e.rib, ribFamily(f));
+      this.rib.sweepStale(e.rib, ribFamily(f));
+      log.warn('bgp.update.family_disabled', { peer: e.config.address, family: f }, 'malformed MP_REACH/MP_UNREACH: family disabled for this session, its routes removed');
+    }
   }
 
   private onEndOfRib(s: Session, f: Family): void {
@@ -310,26 +348,58 @@ export class Speaker {
   }
 
   /**
-   * After our own restart (RFC 4724 §4.1): once every peer sent End-of-RIB
-   * for each of its families (or the restart time ran out), the routes the
-   * previous run left in the kernel that nobody re-advertised are removed.
+   * The peers route selection still waits for after our restart (RFC 4724
+   * §4.1 (a)): graceful-restart peers that have not sent End-of-RIB for
+   * every family they negotiated. A peer that is not up yet is waited for
+   * (until the Selection_Deferral_Timer); one that came up without the
+   * capability, or with the Restart State bit (it restarts too: waiting for
+   * each other would deadlock), is not.
    */
-  private checkRestartConverged(force = false): void {
-    if (!this.restart || this.restartDone || !this.fib) return;
-    const all = [...this.peers.values()].every((e) => {
-      const fams = e.session.negotiated?.families;
-      return fams !== undefined && fams.every((f) => this.eorSeen.has(`${e.config.address}|${f}`));
-    });
-    if (!all && !force) return;
-    this.restartDone = true;
+  private awaitedPeers(): string[] {
+    const out: string[] = [];
+    for (const e of this.peers.values()) {
+      if (!e.config.gracefulRestart) continue;
+      const n = e.session.negotiated;
+      if (n === undefined) {
+        out.push(e.config.address);
+        continue;
+      }
+      const gr = e.session.lastPeerGracefulRestart;
+      if (!gr || gr.restarting) continue;
+      if (!n.families.every((f) => this.eorSeen.has(`${e.config.address}|${f}`))) out.push(e.config.address);
+    }
+    return out;
+  }
+
+  private checkRestartConverged(): void {
+    if (this.deferring && this.started && this.awaitedPeers().length === 0) this.endDeferral(false);
+  }
+
+  /**
+   * Route selection after our restart is done (every End-of-RIB in, or the
+   * timer): the Loc-RIB goes to the listeners, the FIB and every peer (each
+   * gets End-of-RIB after its update, RFC 4724 §4.1); then the kernel routes
+   * the previous run left that nobody re-advertised are removed.
+   */
+  private endDeferral(byTimer: boolean): void {
+    if (!this.deferring) return;
+    this.deferring = false;
     clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    log.info('bgp.gr.selection_done', { byTimer, notHeardFrom: byTimer ? this.awaitedPeers() : [] }, 'restart: route selection runs, updates and End-of-RIB go out');
+    this.flushNow();
     const fib = this.fib;
-    setImmediate(() => {
-      void fib.idle().then(async () => {
-        const removed = await fib.sweepStale();
-        log.info('bgp.gr.restart_complete', { removedStale: removed, byTimer: force && !all }, 'graceful restart done: stale kernel routes of the previous run removed');
-      });
+    if (!fib || !this.restart) return;
+    void fib.idle().then(async () => {
+      if (this.stopping) return;
+      const removed = await fib.sweepStale();
+      log.info('bgp.gr.restart_complete', { removedStale: removed, byTimer }, 'graceful restart done: stale kernel routes of the previous run removed');
     });
+  }
+
+  /** True while route selection waits after our own restart (RFC 4724 §4.1). */
+  get selectionDeferred(): boolean {
+    return this.deferring;
   }
 
   private onDown(s: Session, info: { reason: DownReason; wasEstablished: boolean; notification?: Notification; sent: boolean }): void {
@@ -381,39 +451,36 @@ export class Speaker {
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
-      this.rib.flush();
-      for (const e of this.peers.values()) this.pump(e);
+      this.flushNow();
     });
+  }
+
+  private flushNow(): void {
+    // Deferred selection after our restart: routes accumulate in the RIB,
+    // nothing reaches listeners, the FIB or the peers yet.
+    if (this.deferring) return;
+    this.rib.flush();
+    for (const e of this.peers.values()) this.pump(e);
   }
 
   /** Move the peer's pending Adj-RIB-Out changes onto its socket, as packed UPDATEs. */
   private pump(e: PeerEntry): void {
     const s = e.session;
     const n = s.negotiated;
-    if (s.state !== 'Established' || !n || !e.rib.established) return;
+    if (s.state !== 'Established' || !n || !e.rib.established || this.deferring) return;
     for (let guard = 0; guard < 1_000_000; guard++) {
       if (s.writeBacklog > HIGH_WATER) {
         e.blocked = true;
         return;
       }
       const batch = this.rib.takeOutbound(e.rib, 50_000);
-      const px = this.rib.prefixes;
-      let sent = false;
-      const out = (p: { bytes: Buffer; messages: Buffer[] }) => {
-        if (p.messages.length === 0) return;
-        s.send(p.bytes, p.messages.length);
-        sent = true;
-      };
-      // Prefix ids go to the wire without becoming text (the RIB's NLRI writer).
-      if (batch.withdrawnV4.length) out(packWithdrawalsFrom(new PidNlriSource(AFI_IPV4, px, batch.withdrawnV4), n.ctx));
-      if (batch.withdrawnV6.length) out(packWithdrawalsFrom(new PidNlriSource(AFI_IPV6, px, batch.withdrawnV6), n.ctx));
-      for (const g of batch.groups) {
-        out(packUpdatesFrom(ribToWire(g.attrs, g.family), new PidNlriSource(g.family === 4 ? AFI_IPV4 : AFI_IPV6, px, g.pids), n.ctx));
-      }
-      for (const f of batch.endOfRib) {
-        const c = FAMILY_CODES[sessionFamily(f)];
-        s.send(encodeMessage(endOfRib(c.afi, c.safi), n.ctx), 1);
-        sent = true;
+      // One batch's UPDATEs leave in one writev, not one write per UPDATE.
+      s.cork();
+      let sent: boolean;
+      try {
+        sent = packOutbound(this.rib, batch, n.ctx, (bytes, messages) => s.send(bytes, messages));
+      } finally {
+        s.uncork();
       }
       if (!sent) return;
     }
@@ -476,6 +543,7 @@ export class Speaker {
   /** Stop every session with Cease / Administrative Shutdown and close the listener. */
   async stop(message = 'tabby is shutting down'): Promise<void> {
     this.stopping = true;
+    this.warmUp.stop();
     clearTimeout(this.restartTimer);
     for (const e of this.peers.values()) {
       clearTimeout(e.staleTimer);
@@ -495,12 +563,18 @@ export class Speaker {
    * change re-evaluates kept routes or sends ROUTE-REFRESH (RFC 2918); only a
    * change that needs a new OPEN resets the session, with Cease / Other
    * Configuration Change; removed peers get Cease / Peer De-configured
-   * (RFC 4486). Speaker-wide settings (AS, router id, listener, FIB) need a
-   * restart: the reload is refused and the old config stays.
+   * (RFC 4486). Import checks (`enforceFirstAs`, `allowOwnAs`) and
+   * `softReconfigInbound` are applied like an import-filter change; turning
+   * soft reconfiguration on asks the peer to re-send (ROUTE-REFRESH) so the
+   * unfiltered table fills. When a re-evaluation needs a ROUTE-REFRESH the
+   * peer did not negotiate (RFC 2918), that session is reset instead, as the
+   * change could not be applied otherwise. `alwaysCompareMed` re-runs the
+   * decision in place. Other speaker-wide settings (AS, router id, listener,
+   * FIB) need a restart: the reload is refused and the old config stays.
    */
   reload(next: BgpConfig): { added: string[]; removed: string[]; reset: string[]; refreshed: string[]; unchanged: string[] } {
     const cur = this.config;
-    for (const k of ['asNumber', 'routerId', 'listen', 'fibInstall', 'fibProtocol', 'clusterId', 'multipath', 'alwaysCompareMed', 'controlSocket'] as const) {
+    for (const k of ['asNumber', 'routerId', 'listen', 'fibInstall', 'fibProtocol', 'clusterId', 'multipath', 'controlSocket'] as const) {
       if (!isDeepStrictEqual(cur[k], next[k])) throw new Error(`changing ${k} needs a restart of tabby bgp; the running config is unchanged`);
     }
     const policies = compileFilters(next.filters);
@@ -515,7 +589,7 @@ export class Speaker {
     }
     // Fields that are part of the OPEN or of the TCP connection.
     const sessionFields = (p: BgpPeerConfig) => {
-      const { import: _i, export: _e, description: _d, ...rest } = p;
+      const { import: _i, export: _e, description: _d, enforceFirstAs: _f, allowOwnAs: _a, softReconfigInbound: _s, ...rest } = p;
       return rest;
     };
     for (const p of next.peers) {
@@ -528,47 +602,72 @@ export class Speaker {
         continue;
       }
       if (!isDeepStrictEqual(sessionFields(e.config), sessionFields(p))) {
-        e.session.stop(SUB_OTHER_CONFIGURATION_CHANGE);
-        e.session.destroy();
-        clearTimeout(e.staleTimer);
-        this.rib.peerDown(e.rib);
-        this.rib.removePeer(e.rib);
-        this.peers.delete(p.address);
-        this.addPeer(p, policies);
-        this.installListenerKey(p);
-        // Let the Cease reach the peer before the new connection does: a peer
-        // that sees a new OPEN while its session is up may take it for our
-        // graceful restart (RFC 4724 §4.2) and never process the Cease.
-        const fresh = this.peers.get(p.address)!;
-        const t = setTimeout(() => {
-          if (this.peers.get(p.address) === fresh && !this.stopping) fresh.session.start();
-        }, RESET_GAP_MS);
-        t.unref();
+        this.resetPeer(p, policies);
         out.reset.push(p.address);
         continue;
       }
       let touched = false;
+      let refresh = false;
       if (p.export !== e.config.export || (filtersChanged && p.export !== 'all' && p.export !== 'none')) {
         this.rib.setExportPolicy(e.rib, policies(p.export));
         touched = true;
       }
-      if (p.import !== e.config.import || (filtersChanged && p.import !== 'all' && p.import !== 'none')) {
-        if (!this.rib.setImportPolicy(e.rib, policies(p.import))) {
-          for (const f of e.session.negotiated?.families ?? []) e.session.sendRouteRefresh(f);
-        }
+      if (p.softReconfigInbound !== e.config.softReconfigInbound) {
+        if (!this.rib.setSoftReconfigInbound(e.rib, p.softReconfigInbound)) refresh = true;
+        touched = true;
+      }
+      const rulesChanged = p.enforceFirstAs !== e.config.enforceFirstAs || p.allowOwnAs !== e.config.allowOwnAs;
+      const importChanged = p.import !== e.config.import || (filtersChanged && p.import !== 'all' && p.import !== 'none');
+      if (importChanged || rulesChanged) {
+        if (importChanged) e.rib.importPolicy = policies(p.import);
+        if (!this.rib.setImportRules(e.rib, { enforceFirstAs: p.enforceFirstAs, allowOwnAs: p.allowOwnAs })) refresh = true;
         touched = true;
       }
       e.config = p;
+      if (refresh && e.session.state === 'Established') {
+        if (e.session.negotiated?.routeRefresh) {
+          for (const f of e.session.negotiated.families) e.session.sendRouteRefresh(f);
+        } else {
+          // RFC 2918 not negotiated: the peer cannot re-send; only a new session applies the change.
+          this.resetPeer(p, policies);
+          out.reset.push(p.address);
+          continue;
+        }
+      }
       (touched ? out.refreshed : out.unchanged).push(p.address);
     }
+    if (cur.alwaysCompareMed !== next.alwaysCompareMed) this.rib.setAlwaysCompareMed(next.alwaysCompareMed);
     const before = new Set(cur.originate);
     const after = new Set(next.originate);
     for (const px of before) if (!after.has(px)) this.rib.withdrawOriginated(px);
     for (const px of after) if (!before.has(px)) this.rib.originate(px);
     this.config = next;
     this.scheduleFlush();
+    this.checkRestartConverged(); // a removed peer is no longer waited for
     log.info('bgp.config.reloaded', out);
     return out;
+  }
+
+  /** Replace a peer's session and routes with a new one under `p` (Cease / Other Configuration Change, RFC 4486). */
+  private resetPeer(p: BgpPeerConfig, policies: ReturnType<typeof compileFilters>): void {
+    const e = this.peers.get(p.address)!;
+    e.session.stop(SUB_OTHER_CONFIGURATION_CHANGE);
+    e.session.destroy();
+    clearTimeout(e.staleTimer);
+    clearTimeout(e.restartTimer);
+    this.rib.peerDown(e.rib);
+    this.rib.removePeer(e.rib);
+    this.peers.delete(p.address);
+    this.addPeer(p, policies);
+    this.installListenerKey(p);
+    // Let the Cease reach the peer before the new connection does: a peer
+    // that sees a new OPEN while its session is up may take it for our
+    // graceful restart (RFC 4724 §4.2) and never process the Cease.
+    const fresh = this.peers.get(p.address)!;
+    const t = setTimeout(() => {
+      if (this.peers.get(p.address) === fresh && !this.stopping) fresh.session.start();
+    }, RESET_GAP_MS);
+    t.unref();
   }
 
   private installListenerKey(p: BgpPeerConfig): void {

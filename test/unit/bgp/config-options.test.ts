@@ -7,6 +7,7 @@ describe('BGP config: decision and import options', () => {
   it('defaults: enforce first AS, no soft reconfiguration, no allowas-in, MED compared per neighbour AS', () => {
     const c = bgpConfigSchema.parse(base);
     assert.equal(c.alwaysCompareMed, false);
+    assert.equal(c.selectionDeferralTime, 60);
     assert.deepEqual([c.peers[0]!.enforceFirstAs, c.peers[0]!.softReconfigInbound, c.peers[0]!.allowOwnAs], [true, false, 0]);
   });
 
