@@ -4,7 +4,7 @@
  * `NetnsRunner` runs the real tools, inside a named network namespace with
  * `-n NS` when asked (both tools take it, and a batch line cannot).
  */
-import { execa } from 'execa';
+import { spawnCommand } from '../felix/spawn/spawner.js';
 
 export type Tool = 'ip' | 'bridge';
 
@@ -30,14 +30,16 @@ export class NetnsRunner implements ToolRunner {
 
   async run(tool: Tool, args: readonly string[], input?: string): Promise<ToolResult> {
     const argv = [...(this.opts.netns ? ['-n', this.opts.netns] : []), ...args];
-    const r = await execa(tool, argv, {
-      reject: false,
-      timeout: this.opts.timeoutMs ?? 30_000,
-      stripFinalNewline: false,
-      // Only commands that read stdin get one (no EPIPE from children that never read it).
-      ...(input !== undefined ? { input } : { stdin: 'ignore' }),
-    });
-    const stderr = String(r.stderr ?? '') + (r.timedOut ? `\n(${tool} killed after ${this.opts.timeoutMs ?? 30_000} ms)` : '');
-    return { code: typeof r.exitCode === 'number' ? r.exitCode : -1, stdout: String(r.stdout ?? ''), stderr };
+    const timeoutMs = this.opts.timeoutMs ?? 30_000;
+    // Only commands that read stdin get one (no EPIPE from children that never read it).
+    let r;
+    try {
+      r = await spawnCommand(tool, argv, { timeoutMs, ...(input !== undefined ? { input } : {}) });
+    } catch (err) {
+      // Not started (ENOENT, ...): a failed command, as the managers expect.
+      return { code: -1, stdout: '', stderr: err instanceof Error ? err.message : String(err) };
+    }
+    const stderr = r.stderr + (r.timedOut ? `\n(${tool} killed after ${timeoutMs} ms)` : '');
+    return { code: r.code, stdout: r.stdout, stderr };
   }
 }

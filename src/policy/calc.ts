@@ -16,6 +16,16 @@
  * changes ipset members and nothing else, and a policy change rewrites only
  * that policy's chains (plus the endpoint chains whose policy list changes).
  *
+ * `ruleset()` itself is incremental too (one workload among thousands is a
+ * per-update cost of Felix's agent): only endpoints marked dirty since the
+ * last call (their resource, their selection, a policy selecting them or a
+ * profile they name changed) are described and get their chains again; the
+ * others reuse their cached chain objects (so the agent's ChainSync skips
+ * them by identity). Dispatch sub-chains are rebuilt only when their
+ * interface list changed, the sorted chain list is kept and patched by
+ * binary insertion, and an unchanged state returns the previous ruleset.
+ * What remains per call is a linear walk with map lookups.
+ *
  * `compilePolicy(resources, opts)` is the one-shot form; tests check that
  * any sequence of updates ends in the same ruleset as a one-shot compile.
  */
@@ -24,7 +34,7 @@ import { canonicalMember } from '../felix/ipsets/members.js';
 import type { IpSetType } from '../felix/ipsets/members.js';
 import type { Rule } from '../felix/iptables/model.js';
 import { renderRuleBody } from '../felix/iptables/render.js';
-import { staticChains, endpointChain, hostEndpointDispatch, workloadDispatch, CALICO_FAILSAFE, type EndpointPolicies, type EndpointToHostAction, type FailsafeConfig } from './chains.js';
+import { staticChains, endpointChain, hostEndpointDispatch, workloadDispatch, CALICO_FAILSAFE, type DispatchMemo, type EndpointPolicies, type EndpointToHostAction, type FailsafeConfig } from './chains.js';
 import {
   addressesFor,
   comparePolicies,
@@ -143,6 +153,29 @@ export class PolicyCalculator {
   /** Inherited labels per endpoint; dropped when the endpoint or one of its profiles changes. */
   private readonly parentsCache = new Map<string, { entry: EndpointEntry; parents: Record<string, string>[] }>();
   private readonly endpointChainCache = new Map<string, { sig: string; chains: CompiledChain[] }>();
+  /** Synthesised `kns.` profiles by name (null: the name is not a namespace profile). */
+  private readonly implicitProfiles = new Map<string, ProfileEntry | null>();
+
+  // ---- incremental output state (see the header) ----
+  /** Any update since the last ruleset(). */
+  private changed = true;
+  private last: CompiledRuleset | undefined;
+  /** Local endpoints whose description and chains must be computed again. */
+  private readonly dirtyEndpoints = new Set<string>();
+  /** Keys of local endpoints, sorted; undefined: rebuild. */
+  private localSorted: string[] | undefined;
+  private sortedPoliciesCache: PolicyEntry[] | undefined;
+  /** Per usable local endpoint: what it compiled to, reused until it is dirty. */
+  private readonly endpointResults = new Map<string, EndpointResult>();
+  private readonly dispatchMemo: DispatchMemo = new Map();
+  private staticCache: { hasHostEndpoints: boolean; chains: CompiledChain[] } | undefined;
+  private wlDispatch: { ifaces: string[]; chains: CompiledChain[] } | undefined;
+  private hepDispatch: { ifaces: string[]; chains: CompiledChain[] } | undefined;
+  /** The output chain names, sorted, and the set of them. */
+  private outNames: string[] = [];
+  private outNameSet = new Set<string>();
+  private readonly ipsetOut = new Map<string, { key: unknown; set: CompiledIpSet }>();
+  private readonly netSetMembers = new Map<string, { nets: readonly string[]; members: string[] }>();
 
   constructor(opts: CompileOptions) {
     this.nodeName = opts.nodeName;
@@ -200,10 +233,9 @@ export class PolicyCalculator {
         return this.deletePolicy(name);
       case 'Profile':
         return this.deleteProfile(name);
-      case 'WorkloadEndpoint': {
-        for (const [k, e] of this.endpoints) if (e.kind === 'workload' && e.name === name && e.namespace === (namespace ?? 'default')) this.deleteEndpoint(k);
-        return;
-      }
+      case 'WorkloadEndpoint':
+        // The key workloadEndpointEntry gives it.
+        return this.deleteEndpoint(`wep:${namespace ?? 'default'}/${name}`);
       case 'HostEndpoint':
         return this.deleteEndpoint(`hep:${name}`);
       default:
@@ -214,14 +246,33 @@ export class PolicyCalculator {
   setPolicy(p: PolicyEntry): void {
     const old = this.policies.get(p.key);
     this.policies.set(p.key, p);
-    if (old && old.selector.equals(p.selector)) return;
+    this.changed = true;
+    this.sortedPoliciesCache = undefined;
+    // Endpoint chains name the policy and depend on its order, directions and
+    // applyOnForward, not on its rules (those are the policy's own chains).
+    const sameShape =
+      old !== undefined &&
+      old.order === p.order &&
+      (old.ingress === undefined) === (p.ingress === undefined) &&
+      (old.egress === undefined) === (p.egress === undefined) &&
+      old.applyOnForward === p.applyOnForward;
+    if (old && old.selector.equals(p.selector)) {
+      if (!sameShape) this.markDirty(this.selects.get(p.key));
+      return;
+    }
+    this.markDirty(this.selects.get(p.key));
     const sel = new Set<string>();
     for (const e of this.endpoints.values()) if (this.isLocal(e) && this.matches(p.selector, e)) sel.add(e.key);
     this.selects.set(p.key, sel);
+    this.markDirty(sel);
   }
 
   deletePolicy(key: string): void {
-    this.policies.delete(key);
+    this.markDirty(this.selects.get(key));
+    if (this.policies.delete(key)) {
+      this.changed = true;
+      this.sortedPoliciesCache = undefined;
+    }
     this.selects.delete(key);
     this.policyCache.delete(key);
   }
@@ -229,23 +280,44 @@ export class PolicyCalculator {
   setProfile(p: ProfileEntry): void {
     const old = this.profiles.get(p.name);
     this.profiles.set(p.name, p);
+    this.changed = true;
     if (!old || !sameLabels(old.labels, p.labels)) this.profileLabelsChanged(p.name);
   }
 
   deleteProfile(name: string): void {
-    if (this.profiles.delete(name)) this.profileLabelsChanged(name);
+    if (this.profiles.delete(name)) {
+      this.changed = true;
+      this.profileLabelsChanged(name);
+    }
     this.profileCache.delete(name);
   }
 
   setEndpoint(e: EndpointEntry): void {
+    const old = this.endpoints.get(e.key);
     this.endpoints.set(e.key, e);
+    this.localChanged(e.key, old !== undefined && this.isLocal(old), this.isLocal(e));
     this.endpointChanged(e.key);
   }
 
   deleteEndpoint(key: string): void {
-    if (!this.endpoints.delete(key)) return;
+    const old = this.endpoints.get(key);
+    if (!old || !this.endpoints.delete(key)) return;
     this.parentsCache.delete(key);
+    this.localChanged(key, this.isLocal(old), false);
     this.endpointChanged(key);
+  }
+
+  /** Keep the sorted list of local endpoint keys (binary insertion: one endpoint among thousands). */
+  private localChanged(key: string, was: boolean, now: boolean): void {
+    if (was === now || this.localSorted === undefined) return;
+    const at = lowerBound(this.localSorted, key);
+    if (now) this.localSorted.splice(at, 0, key);
+    else if (this.localSorted[at] === key) this.localSorted.splice(at, 1);
+  }
+
+  private markDirty(keys: Iterable<string> | undefined): void {
+    if (!keys) return;
+    for (const k of keys) this.dirtyEndpoints.add(k);
   }
 
   // ---- derived state -----------------------------------------------------------
@@ -255,7 +327,14 @@ export class PolicyCalculator {
   }
 
   private profile(name: string): ProfileEntry | undefined {
-    return this.profiles.get(name) ?? implicitProfileEntry(name);
+    const p = this.profiles.get(name);
+    if (p) return p;
+    let i = this.implicitProfiles.get(name);
+    if (i === undefined) {
+      i = implicitProfileEntry(name) ?? null;
+      this.implicitProfiles.set(name, i);
+    }
+    return i ?? undefined;
   }
 
   private parents(e: EndpointEntry): Record<string, string>[] {
@@ -284,6 +363,8 @@ export class PolicyCalculator {
 
   /** Re-evaluate one endpoint everywhere it counts: local policy selection, set membership. */
   private endpointChanged(key: string): void {
+    this.changed = true;
+    this.dirtyEndpoints.add(key);
     const e = this.endpoints.get(key);
     for (const [pk, sel] of this.selects) {
       const p = this.policies.get(pk)!;
@@ -381,17 +462,91 @@ export class PolicyCalculator {
 
   // ---- output --------------------------------------------------------------------
 
+  private sortedPolicies(): PolicyEntry[] {
+    return (this.sortedPoliciesCache ??= [...this.policies.values()].sort(comparePolicies));
+  }
+
+  /** The policies selecting each of `keys`, in Calico's order. */
+  private policiesSelecting(keys: ReadonlySet<string>): Map<string, PolicyEntry[]> {
+    const out = new Map<string, PolicyEntry[]>();
+    for (const p of this.sortedPolicies()) {
+      const sel = this.selects.get(p.key);
+      if (!sel || sel.size === 0) continue;
+      const add = (k: string) => {
+        const list = out.get(k);
+        if (list) list.push(p);
+        else out.set(k, [p]);
+      };
+      // Walk the smaller side: a few dirty endpoints, or a policy selecting few.
+      if (keys.size < sel.size) {
+        for (const k of keys) if (sel.has(k)) add(k);
+      } else {
+        for (const k of sel) if (keys.has(k)) add(k);
+      }
+    }
+    return out;
+  }
+
+  /** Describe one usable local endpoint and build (or reuse) its chains. */
+  private compileEndpoint(e: EndpointEntry, selecting: readonly PolicyEntry[]): EndpointResult {
+    const policyKeys = new Set<string>();
+    const profileNames = new Set<string>();
+    const describe = (dir: Direction, forwardOnly: boolean, withProfiles: boolean): EndpointPolicies => {
+      const pols = selecting.filter((p) => (dir === 'ingress' ? p.ingress : p.egress) !== undefined && (!forwardOnly || p.applyOnForward));
+      for (const p of pols) policyKeys.add(p.key);
+      const profiles: OwnerRef[] = [];
+      if (withProfiles) {
+        for (const n of e.profiles) {
+          const p = this.profile(n);
+          if (!p) continue;
+          profileNames.add(n);
+          profiles.push(p.owner);
+        }
+      }
+      return { policies: pols.map((p) => p.owner), profiles, profileNames: withProfiles ? e.profiles : [] };
+    };
+    const iface = e.iface!;
+    const ce: CompiledEndpoint = {
+      key: e.key,
+      kind: e.kind,
+      displayName: e.displayName,
+      iface,
+      ingress: describe('ingress', false, true),
+      egress: describe('egress', false, true),
+    };
+    const kinds: [EndpointChainKind, EndpointPolicies][] = e.kind === 'workload' ? [['tw', ce.ingress], ['fw', ce.egress]] : [['fh', ce.ingress], ['th', ce.egress]];
+    if (e.kind === 'host') {
+      ce.forwardIngress = describe('ingress', true, false);
+      ce.forwardEgress = describe('egress', true, false);
+      kinds.push(['fhf', ce.forwardIngress], ['thf', ce.forwardEgress]);
+    }
+    const keysOf = (ep: EndpointPolicies) => `${ep.policies.map(ownerLabel).join(',')}/${ep.profiles.map(ownerLabel).join(',')}/${ep.profileNames.join(',')}`;
+    const sig = `${iface}|${kinds.map(([k, ep]) => `${k}:${keysOf(ep)}`).join('|')}`;
+    const cached = this.endpointChainCache.get(e.key);
+    let chains: CompiledChain[];
+    if (cached && cached.sig === sig) chains = cached.chains;
+    else {
+      chains = kinds.map(([k, ep]) => endpointChain(k, iface, ep));
+      this.endpointChainCache.set(e.key, { sig, chains });
+    }
+    return { entry: e, ce, chains, policyKeys: [...policyKeys], profileNames: [...profileNames] };
+  }
+
   /** The compiled ruleset of the current state. */
   ruleset(): CompiledRuleset {
+    if (this.last && !this.changed) return this.last;
     const warnings: string[] = [];
-    const sortedPolicies = [...this.policies.values()].sort(comparePolicies);
-    const local = [...this.endpoints.values()].filter((e) => this.isLocal(e)).sort((a, b) => (a.key < b.key ? -1 : 1));
+    this.localSorted ??= [...this.endpoints.values()]
+      .filter((e) => this.isLocal(e))
+      .map((e) => e.key)
+      .sort();
 
-    // Endpoints with a usable interface; one host endpoint per interface.
+    // Endpoints with a usable interface; one endpoint per interface (the first key wins).
     const weps: EndpointEntry[] = [];
     const heps: EndpointEntry[] = [];
     const ifaceOwner = new Map<string, string>();
-    for (const e of local) {
+    for (const key of this.localSorted) {
+      const e = this.endpoints.get(key)!;
       if (e.iface === undefined || e.iface === '') {
         warnings.push(`${e.kind === 'host' ? 'HostEndpoint' : 'WorkloadEndpoint'} ${e.displayName}: no interfaceName; tabby resolves endpoints by interface only, so no policy is enforced for it`);
         continue;
@@ -409,67 +564,34 @@ export class PolicyCalculator {
       (e.kind === 'workload' ? weps : heps).push(e);
     }
 
-    const activePolicies = new Map<string, PolicyEntry>();
-    const activeProfiles = new Map<string, ProfileEntry>();
+    // Per usable endpoint: the cached result unless it is dirty.
+    const usable = [...weps, ...heps];
+    const todo = new Set<string>();
+    for (const e of usable) {
+      const r = this.endpointResults.get(e.key);
+      if (!r || r.entry !== e || this.dirtyEndpoints.has(e.key)) todo.add(e.key);
+    }
+    const selecting = todo.size ? this.policiesSelecting(todo) : new Map<string, PolicyEntry[]>();
     const compiledEndpoints: CompiledEndpoint[] = [];
     const chains: CompiledChain[] = [];
-
-    // Per local endpoint, the policies selecting it, already in Calico's order.
-    const perEndpoint = new Map<string, PolicyEntry[]>();
-    for (const p of sortedPolicies) {
-      for (const k of this.selects.get(p.key) ?? []) {
-        const list = perEndpoint.get(k);
-        if (list) list.push(p);
-        else perEndpoint.set(k, [p]);
+    const activePolicies = new Map<string, PolicyEntry>();
+    const activeProfiles = new Map<string, ProfileEntry>();
+    const live = new Set<string>();
+    for (const e of usable) {
+      let r = this.endpointResults.get(e.key)!;
+      if (todo.has(e.key)) {
+        r = this.compileEndpoint(e, selecting.get(e.key) ?? []);
+        this.endpointResults.set(e.key, r);
       }
+      live.add(e.key);
+      compiledEndpoints.push(r.ce);
+      for (const c of r.chains) chains.push(c);
+      for (const k of r.policyKeys) if (!activePolicies.has(k)) activePolicies.set(k, this.policies.get(k)!);
+      for (const n of r.profileNames) if (!activeProfiles.has(n)) activeProfiles.set(n, this.profile(n)!);
     }
-    const policiesFor = (e: EndpointEntry, dir: Direction, forwardOnly: boolean): PolicyEntry[] =>
-      (perEndpoint.get(e.key) ?? []).filter((p) => (dir === 'ingress' ? p.ingress : p.egress) !== undefined && (!forwardOnly || p.applyOnForward));
-    const keysOf = (ep: EndpointPolicies) => `${ep.policies.map(ownerLabel).join(',')}/${ep.profiles.map(ownerLabel).join(',')}/${ep.profileNames.join(',')}`;
-
-    const describe = (e: EndpointEntry, dir: Direction, forwardOnly: boolean, withProfiles: boolean): EndpointPolicies => {
-      const pols = policiesFor(e, dir, forwardOnly);
-      for (const p of pols) activePolicies.set(p.key, p);
-      const profiles: OwnerRef[] = [];
-      if (withProfiles) {
-        for (const n of e.profiles) {
-          const p = this.profile(n);
-          if (!p) continue;
-          activeProfiles.set(n, p);
-          profiles.push(p.owner);
-        }
-      }
-      return { policies: pols.map((p) => p.owner), profiles, profileNames: withProfiles ? e.profiles : [] };
-    };
-
-    for (const e of [...weps, ...heps]) {
-      const iface = e.iface!;
-      const ce: CompiledEndpoint = {
-        key: e.key,
-        kind: e.kind,
-        displayName: e.displayName,
-        iface,
-        ingress: describe(e, 'ingress', false, true),
-        egress: describe(e, 'egress', false, true),
-      };
-      const kinds: [EndpointChainKind, EndpointPolicies][] = e.kind === 'workload' ? [['tw', ce.ingress], ['fw', ce.egress]] : [['fh', ce.ingress], ['th', ce.egress]];
-      if (e.kind === 'host') {
-        ce.forwardIngress = describe(e, 'ingress', true, false);
-        ce.forwardEgress = describe(e, 'egress', true, false);
-        kinds.push(['fhf', ce.forwardIngress], ['thf', ce.forwardEgress]);
-      }
-      compiledEndpoints.push(ce);
-      const sig = `${iface}|${kinds.map(([k, ep]) => `${k}:${keysOf(ep)}`).join('|')}`;
-      const cached = this.endpointChainCache.get(e.key);
-      if (cached && cached.sig === sig) chains.push(...cached.chains);
-      else {
-        const built = kinds.map(([k, ep]) => endpointChain(k, iface, ep));
-        this.endpointChainCache.set(e.key, { sig, chains: built });
-        chains.push(...built);
-      }
-    }
-    const liveKeys = new Set(compiledEndpoints.map((e) => e.key));
-    for (const k of [...this.endpointChainCache.keys()]) if (!liveKeys.has(k)) this.endpointChainCache.delete(k);
+    this.dirtyEndpoints.clear();
+    if (this.endpointResults.size !== live.size) for (const k of [...this.endpointResults.keys()]) if (!live.has(k)) this.endpointResults.delete(k);
+    if (this.endpointChainCache.size !== live.size) for (const k of [...this.endpointChainCache.keys()]) if (!live.has(k)) this.endpointChainCache.delete(k);
 
     const neededSets = new Map<string, SetDef>();
     const addOwner = (c: CompiledOwner) => {
@@ -483,41 +605,139 @@ export class PolicyCalculator {
     for (const k of [...this.policyCache.keys()]) if (!activePolicies.has(k)) this.policyCache.delete(k);
     for (const k of [...this.profileCache.keys()]) if (!activeProfiles.has(k)) this.profileCache.delete(k);
 
-    chains.push(...workloadDispatch(weps, this.prefix));
-    if (heps.length) chains.push(...hostEndpointDispatch(heps, this.prefix));
-    chains.push(...staticChains({ workloadPrefix: this.prefix, endpointToHostAction: this.e2h, failsafe: this.failsafe, hasHostEndpoints: heps.length > 0 }));
-    chains.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (let i = 1; i < chains.length; i++) {
-      if (chains[i]!.name === chains[i - 1]!.name) throw new PolicyCompileError(`two chains are named ${chains[i]!.name}`);
+    // Dispatch: rebuilt only when the interface lists changed.
+    this.wlDispatch = this.dispatchFor(this.wlDispatch, weps, (x) => workloadDispatch(x, this.prefix, this.dispatchMemo));
+    this.hepDispatch = this.dispatchFor(this.hepDispatch, heps, (x) => (x.length ? hostEndpointDispatch(x, this.prefix, this.dispatchMemo) : []));
+    chains.push(...this.wlDispatch.chains, ...this.hepDispatch.chains);
+    const hasHostEndpoints = heps.length > 0;
+    if (this.staticCache?.hasHostEndpoints !== hasHostEndpoints) {
+      this.staticCache = {
+        hasHostEndpoints,
+        chains: staticChains({ workloadPrefix: this.prefix, endpointToHostAction: this.e2h, failsafe: this.failsafe, hasHostEndpoints, ipVersion: this.ipVersion }),
+      };
     }
+    chains.push(...this.staticCache.chains);
+    const sortedChains = this.sortChains(chains);
 
     for (const k of [...this.sets.keys()]) if (!neededSets.has(k)) this.sets.delete(k);
-    const family = this.ipVersion === 4 ? 'inet' : 'inet6';
-    const ipsets: CompiledIpSet[] = [...neededSets.values()]
-      .sort((a, b) => (a.name < b.name ? -1 : 1))
-      .map((def) => {
-        if (def.kind === 'nets') {
-          const members = [...new Set(def.nets.flatMap((n) => canonicalMember('hash:net', family, n)))].sort();
-          return { name: def.name, type: 'hash:net', family, members, purpose: `nets ${def.nets.join(',')}` };
-        }
-        const s = this.setState(def);
-        s.sorted ??= [...new Set([...s.byEndpoint.values()].flat().flatMap((m) => canonicalMember(def.kind === 'selector' ? 'hash:ip' : 'hash:ip,port', family, m)))].sort();
-        return def.kind === 'selector'
-          ? { name: def.name, type: 'hash:ip', family, members: s.sorted, purpose: `selector ${def.selector.canonical()}` }
-          : { name: def.name, type: 'hash:ip,port', family, members: s.sorted, purpose: `named port ${def.protocol ?? 'any'}/${def.port} of ${def.selector?.canonical() ?? 'all endpoints'}` };
-      });
+    const ipsets = this.compiledIpsets(neededSets);
 
-    const hook = (target: string): Rule[] => [{ action: { type: 'jump', target } }];
-    return {
+    this.last = {
       nodeName: this.nodeName,
       ipVersion: this.ipVersion,
-      chains,
-      hooks: { INPUT: hook(CHAIN_INPUT), FORWARD: hook(CHAIN_FORWARD), OUTPUT: hook(CHAIN_OUTPUT) },
+      chains: sortedChains,
+      hooks: HOOKS,
       ipsets,
       endpoints: compiledEndpoints,
       warnings: [...new Set(warnings)].sort(),
     };
+    this.changed = false;
+    return this.last;
   }
+
+  private dispatchFor(
+    prev: { ifaces: string[]; chains: CompiledChain[] } | undefined,
+    eps: readonly EndpointEntry[],
+    build: (eps: readonly EndpointEntry[]) => CompiledChain[],
+  ): { ifaces: string[]; chains: CompiledChain[] } {
+    const ifaces = eps.map((e) => e.iface!);
+    if (prev && prev.ifaces.length === ifaces.length && prev.ifaces.every((x, i) => x === ifaces[i])) return prev;
+    return { ifaces, chains: build(eps) };
+  }
+
+  /**
+   * The chains sorted by name. The sorted name list of the previous call is
+   * patched (binary insertion and removal) when a few names come and go,
+   * rather than sorting every chain again.
+   */
+  private sortChains(chains: readonly CompiledChain[]): CompiledChain[] {
+    const byName = new Map<string, CompiledChain>();
+    for (const c of chains) {
+      if (byName.has(c.name)) throw new PolicyCompileError(`two chains are named ${c.name}`);
+      byName.set(c.name, c);
+    }
+    const gone: string[] = [];
+    for (const n of this.outNameSet) if (!byName.has(n)) gone.push(n);
+    const added: string[] = [];
+    for (const n of byName.keys()) if (!this.outNameSet.has(n)) added.push(n);
+    if (gone.length + added.length > 64 + this.outNames.length / 8) {
+      this.outNames = [...byName.keys()].sort(compareStrings);
+    } else {
+      for (const n of gone) {
+        const at = lowerBound(this.outNames, n);
+        if (this.outNames[at] === n) this.outNames.splice(at, 1);
+      }
+      for (const n of added) this.outNames.splice(lowerBound(this.outNames, n), 0, n);
+    }
+    this.outNameSet = new Set(this.outNames);
+    return this.outNames.map((n) => byName.get(n)!);
+  }
+
+  /** The ipsets the active chains name, sorted; a set whose members did not change is the same object as last time. */
+  private compiledIpsets(neededSets: ReadonlyMap<string, SetDef>): CompiledIpSet[] {
+    const family = this.ipVersion === 4 ? 'inet' : 'inet6';
+    for (const k of [...this.ipsetOut.keys()]) if (!neededSets.has(k)) this.ipsetOut.delete(k);
+    for (const k of [...this.netSetMembers.keys()]) if (!neededSets.has(k)) this.netSetMembers.delete(k);
+    return [...neededSets.values()]
+      .sort((a, b) => compareStrings(a.name, b.name))
+      .map((def) => {
+        if (def.kind === 'nets') {
+          let m = this.netSetMembers.get(def.name);
+          if (!m || m.nets.join() !== def.nets.join()) {
+            m = { nets: def.nets, members: [...new Set(def.nets.flatMap((n) => canonicalMember('hash:net', family, n)))].sort() };
+            this.netSetMembers.set(def.name, m);
+          }
+          return this.ipsetObject(def.name, m.members, () => ({ name: def.name, type: 'hash:net', family, members: m.members, purpose: `nets ${def.nets.join(',')}` }));
+        }
+        const s = this.setState(def);
+        s.sorted ??= [...new Set([...s.byEndpoint.values()].flat().flatMap((m) => canonicalMember(def.kind === 'selector' ? 'hash:ip' : 'hash:ip,port', family, m)))].sort();
+        const members = s.sorted;
+        return this.ipsetObject(def.name, members, () =>
+          def.kind === 'selector'
+            ? { name: def.name, type: 'hash:ip', family, members, purpose: `selector ${def.selector.canonical()}` }
+            : { name: def.name, type: 'hash:ip,port', family, members, purpose: `named port ${def.protocol ?? 'any'}/${def.port} of ${def.selector?.canonical() ?? 'all endpoints'}` },
+        );
+      });
+  }
+
+  private ipsetObject(name: string, key: unknown, make: () => CompiledIpSet): CompiledIpSet {
+    const prev = this.ipsetOut.get(name);
+    if (prev && prev.key === key) return prev.set;
+    const set = make();
+    this.ipsetOut.set(name, { key, set });
+    return set;
+  }
+}
+
+interface EndpointResult {
+  entry: EndpointEntry;
+  ce: CompiledEndpoint;
+  chains: CompiledChain[];
+  /** Keys of the policies and names of the profiles its chains jump to (looked up afresh each time). */
+  policyKeys: string[];
+  profileNames: string[];
+}
+
+const HOOKS: CompiledRuleset['hooks'] = {
+  INPUT: [{ action: { type: 'jump', target: CHAIN_INPUT } }],
+  FORWARD: [{ action: { type: 'jump', target: CHAIN_FORWARD } }],
+  OUTPUT: [{ action: { type: 'jump', target: CHAIN_OUTPUT } }],
+};
+
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** First index in sorted `xs` whose element is >= `x`. */
+function lowerBound(xs: readonly string[], x: string): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (xs[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {

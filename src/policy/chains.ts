@@ -93,10 +93,20 @@ export const CALICO_FAILSAFE: FailsafeConfig = {
 
 const markIs = (bit: number): MatchCriteria => ({ mark: { value: bit, mask: bit } });
 const markClear = (bit: number): MatchCriteria => ({ mark: { value: 0, mask: bit } });
-const clearMarks: Rule = { action: { type: 'setXmark', mark: 0, mask: MARK_MASK } };
+
+/** Deep-frozen: rules shared by every endpoint chain are rendered once (renderRuleBody keeps frozen rules' text). */
+function constant<T extends object>(x: T): T {
+  for (const v of Object.values(x)) if (typeof v === 'object' && v !== null) constant(v as object);
+  return Object.freeze(x);
+}
+
+const clearMarks: Rule = constant({ action: { type: 'setXmark', mark: 0, mask: MARK_MASK } });
+const returnIfAccepted: Rule = constant({ match: markIs(MARK_ACCEPT), action: { type: 'return' } });
+const dropUnlessPassed: Rule = constant({ match: markClear(MARK_PASS), action: { type: 'drop' } });
+const dropAll: Rule = constant({ action: { type: 'drop' } });
 const conntrackRules: Rule[] = [
-  { match: { ctState: ['RELATED', 'ESTABLISHED'] }, action: { type: 'accept' } },
-  { match: { ctState: ['INVALID'] }, action: { type: 'drop' } },
+  constant({ match: { ctState: ['RELATED', 'ESTABLISHED'] }, action: { type: 'accept' } } as Rule),
+  constant({ match: { ctState: ['INVALID'] }, action: { type: 'drop' } } as Rule),
 ];
 
 export interface EndpointPolicies {
@@ -120,9 +130,9 @@ function endpointBody(b: ChainBuilder, dir: Direction, ep: EndpointPolicies, for
   if (pols.length) {
     for (const p of pols) {
       b.add({ match: markClear(MARK_PASS), action: { type: 'jump', target: policyChainName(p, dir) } }, { kind: 'enter', owner: p, direction: dir });
-      b.add({ match: markIs(MARK_ACCEPT), action: { type: 'return' } });
+      b.add(returnIfAccepted);
     }
-    b.add({ match: markClear(MARK_PASS), action: { type: 'drop' } }, { kind: 'end-of-tier', direction: dir, policies: pols });
+    b.add(dropUnlessPassed, { kind: 'end-of-tier', direction: dir, policies: pols });
   }
   if (forward) {
     // No profiles on forwarded host-endpoint traffic: what no policy denied is allowed.
@@ -132,9 +142,9 @@ function endpointBody(b: ChainBuilder, dir: Direction, ep: EndpointPolicies, for
   }
   for (const p of ep.profiles) {
     b.add({ action: { type: 'jump', target: policyChainName(p, dir) } }, { kind: 'enter', owner: p, direction: dir });
-    b.add({ match: markIs(MARK_ACCEPT), action: { type: 'return' } });
+    b.add(returnIfAccepted);
   }
-  b.add({ action: { type: 'drop' } }, { kind: 'no-profile-matched', direction: dir, profiles: ep.profileNames });
+  b.add(dropAll, { kind: 'no-profile-matched', direction: dir, profiles: ep.profileNames });
 }
 
 /** The per-endpoint chain of one kind. */
@@ -159,50 +169,79 @@ export function endpointChain(kind: EndpointChainKind, iface: string, ep: Endpoi
  */
 const TREE_MIN = 32;
 
+/**
+ * Dispatch chains built before, by chain name, with the signature of what
+ * they were built from: an unchanged sub-chain is returned as the very same
+ * object (one workload among thousands rebuilds one sub-chain, and the
+ * agent's ChainSync skips the others by identity).
+ */
+export type DispatchMemo = Map<string, { sig: string; chain: CompiledChain }>;
+
+function memoised(memo: DispatchMemo | undefined, name: string, sig: string, build: () => CompiledChain): CompiledChain {
+  const prev = memo?.get(name);
+  if (prev && prev.sig === sig) return prev.chain;
+  const chain = build();
+  memo?.set(name, { sig, chain });
+  return chain;
+}
+
 export function dispatchChains(
   name: string,
   side: 'in' | 'out',
   targets: readonly { iface: string; chain: string }[],
   opts: { prefix: string; failClosed: boolean },
+  memo?: DispatchMemo,
 ): CompiledChain[] {
   const key = side === 'in' ? 'inInterface' : 'outInterface';
   const sorted = [...targets].sort((a, b) => (a.iface < b.iface ? -1 : a.iface > b.iface ? 1 : 0));
   const wildcard = sorted.filter((t) => t.iface === '*');
   const exact = sorted.filter((t) => t.iface !== '*');
-  const top = new ChainBuilder(name);
   const out: CompiledChain[] = [];
   const end = (b: ChainBuilder) => {
     if (opts.failClosed) b.add({ action: { type: 'drop' } }, { kind: 'unknown-interface' });
   };
+  const sigOf = (list: readonly { iface: string; chain: string }[]) => `${side}|${opts.failClosed}|${list.map((t) => `${t.iface}>${t.chain}`).join(',')}`;
+  // The top chain: its direct entries, then gotos to the sub-chains (or every entry when small).
+  const topEntries: { iface: string; chain: string }[] = [];
   if (exact.length >= TREE_MIN) {
     const groups = new Map<string, { iface: string; chain: string }[]>();
-    const direct: { iface: string; chain: string }[] = [];
     for (const t of exact) {
       if (t.iface.startsWith(opts.prefix) && t.iface.length > opts.prefix.length) {
         const ch = t.iface.charAt(opts.prefix.length);
-        if (!/^[A-Za-z0-9]$/.test(ch)) direct.push(t);
+        if (!/^[A-Za-z0-9]$/.test(ch)) topEntries.push(t);
         else (groups.get(ch) ?? groups.set(ch, []).get(ch)!).push(t);
-      } else direct.push(t);
+      } else topEntries.push(t);
     }
-    for (const t of direct) top.add({ match: { [key]: t.iface }, action: { type: 'goto', target: t.chain } });
+    const subs: { iface: string; chain: string }[] = [];
     for (const [ch, list] of [...groups].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      const sub = new ChainBuilder(dispatchSubChainName(name, ch));
-      for (const t of list) sub.add({ match: { [key]: t.iface }, action: { type: 'goto', target: t.chain } });
-      end(sub);
-      out.push(sub.build());
-      top.add({ match: { [key]: `${opts.prefix}${ch}+` }, action: { type: 'goto', target: dispatchSubChainName(name, ch) } });
+      const subName = dispatchSubChainName(name, ch);
+      out.push(
+        memoised(memo, subName, sigOf(list), () => {
+          const sub = new ChainBuilder(subName);
+          for (const t of list) sub.add({ match: { [key]: t.iface }, action: { type: 'goto', target: t.chain } });
+          end(sub);
+          return sub.build();
+        }),
+      );
+      subs.push({ iface: `${opts.prefix}${ch}+`, chain: subName });
     }
+    topEntries.push(...subs);
   } else {
-    for (const t of exact) top.add({ match: { [key]: t.iface }, action: { type: 'goto', target: t.chain } });
+    topEntries.push(...exact);
   }
-  if (wildcard.length) {
-    // An all-interfaces host endpoint: every interface but loopback and workloads.
-    top.add({ match: { [key]: 'lo' }, action: { type: 'return' } });
-    top.add({ match: { [key]: `${opts.prefix}+` }, action: { type: 'return' } });
-    top.add({ action: { type: 'goto', target: wildcard[0]!.chain } });
-  }
-  end(top);
-  return [top.build(), ...out];
+  const top = memoised(memo, name, `${sigOf(topEntries)}|${wildcard.length ? wildcard[0]!.chain : ''}`, () => {
+    const b = new ChainBuilder(name);
+    for (const t of topEntries) b.add({ match: { [key]: t.iface }, action: { type: 'goto', target: t.chain } });
+    if (wildcard.length) {
+      // An all-interfaces host endpoint: every interface but loopback and workloads.
+      b.add({ match: { [key]: 'lo' }, action: { type: 'return' } });
+      b.add({ match: { [key]: `${opts.prefix}+` }, action: { type: 'return' } });
+      b.add({ action: { type: 'goto', target: wildcard[0]!.chain } });
+    }
+    end(b);
+    return b.build();
+  });
+  return [top, ...out];
 }
 
 function failsafeChain(name: string, ports: readonly FailsafePort[], dir: Direction): CompiledChain {
@@ -222,7 +261,19 @@ export interface StaticChainOptions {
   failsafe: FailsafeConfig;
   /** Host endpoints on this node: adds their dispatch and failsafe chains. */
   hasHostEndpoints: boolean;
+  /** 6: the workload-to-host chain lets neighbour discovery through (see below). Default 4. */
+  ipVersion?: 4 | 6;
 }
+
+/**
+ * ICMPv6 a workload sends its host as its router, accepted before the
+ * workload's egress policy (Felix does the same, for the same reason: a
+ * policy must not be able to cut a workload off its own gateway, which it
+ * reaches at a link-local address through neighbour discovery):
+ * 130-132 multicast listener query/report/done, 133 router solicitation,
+ * 135/136 neighbour solicitation/advertisement (RFC 4861 §4, RFC 2710 §3).
+ */
+export const IPV6_HOST_ICMP_TYPES: readonly number[] = [130, 131, 132, 133, 135, 136];
 
 /** tabby-FORWARD, tabby-INPUT, tabby-OUTPUT, tabby-wl-to-host and the failsafe chains. */
 export function staticChains(o: StaticChainOptions): CompiledChain[] {
@@ -239,6 +290,10 @@ export function staticChains(o: StaticChainOptions): CompiledChain[] {
   fwd.add(accept);
 
   const wlToHost = new ChainBuilder(CHAIN_WL_TO_HOST);
+  if (o.ipVersion === 6) {
+    // First: neighbour discovery is INVALID to conntrack's eyes on some kernels.
+    for (const type of IPV6_HOST_ICMP_TYPES) wlToHost.add({ match: { protocol: 'ipv6-icmp', icmp6Type: { type } }, action: { type: 'accept' } });
+  }
   wlToHost.addAll(conntrackRules, [{ kind: 'conntrack' }, { kind: 'conntrack' }]);
   wlToHost.add({ action: { type: 'jump', target: CHAIN_FROM_WL_DISPATCH } });
   const e2h = { kind: 'endpoint-to-host', action: o.endpointToHostAction } as const;
@@ -271,19 +326,19 @@ export function staticChains(o: StaticChainOptions): CompiledChain[] {
 }
 
 /** The four host-endpoint dispatch chains (only when the node has host endpoints). */
-export function hostEndpointDispatch(heps: readonly EndpointEntry[], workloadPrefix: string): CompiledChain[] {
+export function hostEndpointDispatch(heps: readonly EndpointEntry[], workloadPrefix: string, memo?: DispatchMemo): CompiledChain[] {
   const t = (kind: EndpointChainKind) => heps.map((h) => ({ iface: h.iface!, chain: endpointChainName(kind, h.iface!) }));
   const opts = { prefix: workloadPrefix, failClosed: false };
   return [
-    ...dispatchChains(CHAIN_FROM_HEP_DISPATCH, 'in', t('fh'), opts),
-    ...dispatchChains(CHAIN_TO_HEP_DISPATCH, 'out', t('th'), opts),
-    ...dispatchChains(CHAIN_FROM_HEP_FWD_DISPATCH, 'in', t('fhf'), opts),
-    ...dispatchChains(CHAIN_TO_HEP_FWD_DISPATCH, 'out', t('thf'), opts),
+    ...dispatchChains(CHAIN_FROM_HEP_DISPATCH, 'in', t('fh'), opts, memo),
+    ...dispatchChains(CHAIN_TO_HEP_DISPATCH, 'out', t('th'), opts, memo),
+    ...dispatchChains(CHAIN_FROM_HEP_FWD_DISPATCH, 'in', t('fhf'), opts, memo),
+    ...dispatchChains(CHAIN_TO_HEP_FWD_DISPATCH, 'out', t('thf'), opts, memo),
   ];
 }
 
-export function workloadDispatch(weps: readonly EndpointEntry[], workloadPrefix: string): CompiledChain[] {
+export function workloadDispatch(weps: readonly EndpointEntry[], workloadPrefix: string, memo?: DispatchMemo): CompiledChain[] {
   const t = (kind: EndpointChainKind) => weps.map((w) => ({ iface: w.iface!, chain: endpointChainName(kind, w.iface!) }));
   const opts = { prefix: workloadPrefix, failClosed: true };
-  return [...dispatchChains(CHAIN_FROM_WL_DISPATCH, 'in', t('fw'), opts), ...dispatchChains(CHAIN_TO_WL_DISPATCH, 'out', t('tw'), opts)];
+  return [...dispatchChains(CHAIN_FROM_WL_DISPATCH, 'in', t('fw'), opts, memo), ...dispatchChains(CHAIN_TO_WL_DISPATCH, 'out', t('tw'), opts, memo)];
 }

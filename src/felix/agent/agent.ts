@@ -4,12 +4,17 @@
  *
  * One pass, serialised (never two at once):
  *
+ *   prefetch  the read-backs the pass will need (the first pass, a resync:
+ *             iptables-save, ipset save, ip route) start now, in their own
+ *             processes, and run while calc keeps this thread busy
  *   calc      take what changed in the input, recompute only the affected
  *             pieces (pure, src/felix/calc), hand them to the drivers
  *             (records desired state; no I/O)
- *   kernel    ipsets created/updated ─► iptables filter ∥ nat (one restore each)
+ *   kernel    ipsets created/updated ∥ iptables filter ∥ nat (one restore
+ *             each, and the same for ip6tables while IPv6 is in use; a
+ *             restore takes the lines naming sets only once they exist)
  *             ∥ tunnel devices, neighbours, FDB (when their input changed)
- *               ─► routes
+ *               ─► routes ─► conntrack flows of released workload addresses
  *             ∥ interfaces (small passes; a bulk pass, the first or a
  *               resync, reads every interface back after routes and chains,
  *               since its /proc work would stall them on this one thread)
@@ -53,6 +58,7 @@
  */
 import type { RouteClass } from '../routes/model.js';
 import type { RouteApplyReport } from '../routes/route-table.js';
+import type { IptablesTable } from '../iptables/table.js';
 import { TABLE_NAMES, type TableName } from '../iptables/model.js';
 import type { InterfaceApplyReport } from '../interfaces/interface-manager.js';
 import type { IptablesBackendMode } from '../iptables/backend.js';
@@ -65,10 +71,10 @@ import { natOutgoing } from '../calc/nat.js';
 import { defaultPolicyCompiler, type PolicyCompiler, type PolicyCompilerFactory } from '../calc/policy.js';
 import { learnedRoutes, localBlockRoutes, remoteBlockRoutes } from '../calc/routes.js';
 import type { DesiredHostState, UnencapsulatedRouteSource, UnroutedBlock } from '../calc/types.js';
-import { assembleWorkloads, workloadPlumbing, type WorkloadPlumbing } from '../calc/workloads.js';
+import { LocalWorkloads, workloadPlumbing, type AssembledWorkloads, type WorkloadPlumbing } from '../calc/workloads.js';
 import { createDrivers, type FelixDrivers } from './drivers.js';
 import { collectRepairs, emptyPassReport, mergeRouteReports, type AgentPassReport, type AgentStats } from './report.js';
-import { ChainSync, SetSync } from './table-sync.js';
+import { ChainSync, SetSync, type SyncChanges } from './table-sync.js';
 
 export interface FelixAgentOptions {
   input: FelixInput;
@@ -99,6 +105,14 @@ export interface FelixAgentOptions {
   log?: ComponentLogger;
   /** Inject drivers (tests); default: built for `netns`. */
   drivers?: FelixDrivers;
+  /**
+   * Program IPv6 (default true, as Felix's ipv6Support): /128 workload routes,
+   * IPv6 sysctls, ip6tables policy and inet6 ipsets, from the moment the
+   * input uses IPv6 (a local workload with an IPv6 address, a host endpoint
+   * of this node, or an IPv6 pool). Off: IPv6 addresses are reported, not
+   * routed.
+   */
+  ipv6?: boolean;
   /** Called after every pass that did work, succeeded or failed (metrics, the daemon's readiness). */
   onPass?: (report: AgentPassReport, error?: Error) => void;
 }
@@ -118,15 +132,27 @@ export class FelixAgent {
   private readonly compilerFactory: PolicyCompilerFactory;
   private readonly retryInitialMs: number;
   private readonly retryMaxMs: number;
+  /** IPv6 programmed at all (option `ipv6`, default true); in use once the input has IPv6 (see calc). */
+  private readonly ipv6: boolean;
 
   // calc state
   private compiler: PolicyCompiler | undefined;
   private compilerNode: string | undefined;
-  private readonly workloads = new Map<string, WorkloadPlumbing>();
+  private readonly workloads = new LocalWorkloads();
   private readonly filterSync: ChainSync;
   private readonly natSync: ChainSync;
   private readonly policySets: SetSync;
   private readonly natSets: SetSync;
+  // IPv6 (see `ipv6` option): ip6tables producers, the v6 compiler, and whether v6 is in use.
+  private compiler6: PolicyCompiler | undefined;
+  private readonly filterSync6: ChainSync | undefined;
+  private readonly natSync6: ChainSync | undefined;
+  private readonly policySets6: SetSync | undefined;
+  private readonly natSets6: SetSync | undefined;
+  private v6Active = false;
+  private lastV6 = false;
+  /** ip6tables hold (or may hold) tabby's chains: applied while true, cleared once v6 is out of use. */
+  private v6Tables = false;
   private needFullCalc = true;
   private encapKey = '';
   private encapDirty = true;
@@ -192,6 +218,15 @@ export class FelixAgent {
     this.natSync = new ChainSync(drivers.tables.nat);
     this.policySets = new SetSync(drivers.ipsets);
     this.natSets = new SetSync(drivers.ipsets);
+    // IPv6 needs ip6tables drivers and a compiler that compiles IPv6; without
+    // either, IPv6 addresses are reported, never routed without policy.
+    this.ipv6 = (opts.ipv6 ?? true) && drivers.tables6 !== undefined && compilesIpv6(this.compilerFactory, this.prefix);
+    if (this.ipv6 && drivers.tables6) {
+      this.filterSync6 = new ChainSync(drivers.tables6.filter);
+      this.natSync6 = new ChainSync(drivers.tables6.nat);
+      this.policySets6 = new SetSync(drivers.ipsets);
+      this.natSets6 = new SetSync(drivers.ipsets);
+    }
   }
 
   // ---- lifecycle ---------------------------------------------------------------------
@@ -237,6 +272,7 @@ export class FelixAgent {
       ipipSupported: this.ipipSupported,
       nat: { randomFully: this.natRandomFully },
       policyCompiler: this.compilerFactory,
+      ipv6: this.ipv6,
       ...opts,
     });
   }
@@ -269,6 +305,7 @@ export class FelixAgent {
       unroutedBlocks: this.unrouted.filter((u) => u.reason !== 'left-to-bgp').length,
       problems: this.problems().length,
       encap: { ipip: this.drivers.ipip.status(), vxlan: this.drivers.vxlan.status() },
+      ipv6: { enabled: this.ipv6, active: this.v6Active },
     };
   }
 
@@ -326,6 +363,11 @@ export class FelixAgent {
     if (!this.input.inSync) return { ...report, skipped: 'not-in-sync' };
     if (!this.input.node) return { ...report, skipped: 'no-node' };
     try {
+      // The read-backs this pass will need (the first, a resync) start now
+      // and run in their own processes while calc, synchronous work on this
+      // thread, computes the desired state.
+      this.prefetch(kind);
+      report.phases.prefetch = performance.now() - start;
       this.calc(this.input.takeDirty(), report);
       report.calcMs = performance.now() - start;
       report.phases.calc = report.calcMs;
@@ -339,6 +381,21 @@ export class FelixAgent {
       this.failed(kind, report, err);
       this.notifyPass(report, err instanceof Error ? err : new Error(String(err)));
       throw err;
+    }
+  }
+
+  private prefetch(kind: 'apply' | 'resync'): void {
+    const d = this.drivers;
+    const resync = kind === 'resync';
+    if (resync) {
+      d.routes.requestResync();
+      d.interfaces.requestResync();
+    }
+    d.routes.prefetch();
+    d.ipsets.prefetch(resync);
+    for (const name of resync ? TABLE_NAMES : (['filter', 'nat'] as const)) {
+      d.tables[name].prefetch(resync);
+      if (d.tables6 && this.ipv6 && (this.v6Tables || resync)) d.tables6[name].prefetch(resync);
     }
   }
 
@@ -411,23 +468,37 @@ export class FelixAgent {
     }
     const full = all || d.node;
 
-    // Local workloads: interfaces and /32 routes.
+    // Local workloads: interfaces and /32 (/128) routes; a few changed
+    // endpoints touch only their own interfaces and routes.
+    const plumb = (w: Parameters<typeof workloadPlumbing>[0]) => workloadPlumbing(w, this.prefix, { ipv6: this.ipv6 });
+    const applyAll = (asm: AssembledWorkloads) => {
+      this.drivers.interfaces.setInterfaces(asm.interfaces);
+      this.setRoutes('local-workload', this.drivers.routes.setRoutes('local-workload', asm.routes));
+    };
     if (full) {
-      this.workloads.clear();
-      for (const w of this.input.workloadEndpoints()) if (w.spec.node === node.name) this.workloads.set(`${w.metadata.namespace}/${w.metadata.name}`, workloadPlumbing(w, this.prefix));
-    } else {
+      const items: WorkloadPlumbing[] = [];
+      for (const w of this.input.workloadEndpoints()) if (w.spec.node === node.name) items.push(plumb(w));
+      applyAll(this.workloads.reset(items));
+    } else if (d.workloads.size) {
+      const changes = new Map<string, WorkloadPlumbing | undefined>();
       for (const key of d.workloads) {
         const w = this.input.workloadEndpoint(key);
-        if (w && w.spec.node === node.name) this.workloads.set(key, workloadPlumbing(w, this.prefix));
-        else this.workloads.delete(key);
+        changes.set(key, w && w.spec.node === node.name ? plumb(w) : undefined);
+      }
+      const r = this.workloads.update(changes);
+      if ('full' in r) applyAll(r.full);
+      else {
+        const ifs = this.drivers.interfaces;
+        for (const name of r.delta.interfacesRemoved) ifs.removeInterface(name);
+        for (const [name, spec] of r.delta.interfacesSet) ifs.setInterface(name, spec);
+        const rejected = this.drivers.routes.changeRoutes('local-workload', r.delta.routesSet, r.delta.routesRemoved.map((dst) => ({ dst })));
+        if (rejected.length) this.setRoutes('local-workload', rejected);
       }
     }
     if (full || d.workloads.size) {
-      const asm = assembleWorkloads(this.workloads.values());
-      this.drivers.interfaces.setInterfaces(asm.interfaces);
-      this.setRoutes('local-workload', this.drivers.routes.setRoutes('local-workload', asm.routes));
-      this.problemsBy.set('workloads', asm.problems);
-      this.plumbedCount = asm.interfaces.size;
+      this.problemsBy.set('workloads', this.workloads.problems());
+      this.plumbedCount = this.workloads.plumbed;
+      this.drivers.conntrack?.flush(this.workloads.takeReleased());
     }
 
     if (full || d.localBlocks) {
@@ -442,54 +513,97 @@ export class FelixAgent {
       this.setRoutes('bgp-learned', this.drivers.routes.setRoutes('bgp-learned', l.routes));
     }
 
-    if (full || d.pools) {
-      const nat = natOutgoing(this.input.pools, { randomFully: this.natRandomFully });
-      const c = this.natSync.set(nat.table.chains, nat.table.hooks);
-      const s = this.natSets.set(nat.ipsets);
-      report.handed.chainsSet.push(...c.set);
-      report.handed.chainsRemoved.push(...c.removed);
-      report.handed.setsSet.push(...s.set);
-      report.handed.setsRemoved.push(...s.removed);
-      report.handed.setsCreated.push(...s.created);
+    // IPv6 tables only while the input uses IPv6 (and once more to clear them).
+    const v6Now = this.ipv6 && (this.workloads.withIpv6 > 0 || this.hasLocalHostEndpoint(node.name) || this.input.pools.some((p) => p.spec.cidr.includes(':')));
+    if (v6Now !== this.v6Active) {
+      this.v6Active = v6Now;
+      if (v6Now) this.v6Tables = true;
+      this.log.info('felix.agent.ipv6', { active: v6Now }, v6Now ? 'IPv6 in use: programming ip6tables' : 'IPv6 no longer in use: clearing ip6tables');
     }
 
-    const compiler = this.compiler!;
-    if (!policyReloaded) {
-      for (const key of d.profiles) {
-        const p = this.input.profile(key);
-        if (p) compiler.upsert(p);
-        else compiler.remove('Profile', key);
-      }
-      for (const key of d.workloads) {
-        const w = this.input.workloadEndpoint(key);
-        const slash = key.indexOf('/');
-        if (w) compiler.upsert(w);
-        else compiler.remove('WorkloadEndpoint', key.slice(slash + 1), key.slice(0, slash));
-      }
-      for (const name of d.hostEndpoints) {
-        const h = this.input.hostEndpoint(name);
-        if (h) compiler.upsert(h);
-        else compiler.remove('HostEndpoint', name);
-      }
-      for (const key of d.policies) {
-        const p = this.input.policy(key);
-        const k = parsePolicyKey(key);
-        if (p) compiler.upsert(p);
-        else compiler.remove(k.kind, k.name, k.namespace);
+    if (full || d.pools || this.v6Changed(v6Now)) {
+      const fams: Array<[ChainSync, SetSync, 4 | 6]> = [[this.natSync, this.natSets, 4]];
+      if (this.natSync6 && this.natSets6 && (v6Now || this.v6Tables)) fams.push([this.natSync6, this.natSets6, 6]);
+      for (const [chains, sets, v] of fams) {
+        const nat = v === 6 && !v6Now ? { table: { chains: [], hooks: {} }, ipsets: [] } : natOutgoing(this.input.pools, { randomFully: this.natRandomFully, ipVersion: v });
+        this.hand(report, chains.set(nat.table.chains, nat.table.hooks), sets.set(nat.ipsets));
       }
     }
+
+    this.feedCompiler(this.compiler!, policyReloaded, d);
     if (policyReloaded || d.profiles.size + d.workloads.size + d.hostEndpoints.size + d.policies.size > 0) {
-      const rs = compiler.ruleset();
+      const rs = this.compiler!.ruleset();
       this.problemsBy.set('policy', rs.warnings);
-      const c = this.filterSync.set(rs.chains, definedHooks(rs.hooks));
-      const s = this.policySets.set(rs.ipsets.map((x) => ({ name: x.name, type: x.type, family: x.family, members: x.members })));
-      report.handed.chainsSet.push(...c.set);
-      report.handed.chainsRemoved.push(...c.removed);
-      report.handed.setsSet.push(...s.set);
-      report.handed.setsRemoved.push(...s.removed);
-      report.handed.setsCreated.push(...s.created);
+      this.hand(report, this.filterSync.set(rs.chains, definedHooks(rs.hooks)), this.policySets.set(rs.ipsets.map((x) => ({ name: x.name, type: x.type, family: x.family, members: x.members }))));
     }
+
+    // IPv6 policy: its own compiler, loaded when IPv6 comes into use.
+    if (this.filterSync6 && this.policySets6) {
+      let reloaded6 = false;
+      if (v6Now && (!this.compiler6 || policyReloaded)) {
+        this.compiler6 = loadPolicyCompiler(this.compilerFactory(node.name, this.prefix, 6), this.input);
+        reloaded6 = true;
+      }
+      if (!v6Now) this.compiler6 = undefined;
+      if (this.compiler6) {
+        this.feedCompiler(this.compiler6, reloaded6, d);
+        if (reloaded6 || d.profiles.size + d.workloads.size + d.hostEndpoints.size + d.policies.size > 0) {
+          const rs = this.compiler6.ruleset();
+          this.problemsBy.set('policy6', rs.warnings.map((w) => `IPv6: ${w}`));
+          this.hand(report, this.filterSync6.set(rs.chains, definedHooks(rs.hooks)), this.policySets6.set(rs.ipsets.map((x) => ({ name: x.name, type: x.type, family: x.family, members: x.members }))));
+        }
+      } else if (this.v6Tables) {
+        this.problemsBy.delete('policy6');
+        this.hand(report, this.filterSync6.set([], {}), this.policySets6.set([]));
+      }
+    }
+    this.lastV6 = v6Now;
     this.needFullCalc = false;
+  }
+
+  /** The dirty keys of the policy kinds, handed to one compiler (skipped when it was just loaded whole). */
+  private feedCompiler(compiler: PolicyCompiler, reloaded: boolean, d: FelixDirty): void {
+    if (reloaded) return;
+    for (const key of d.profiles) {
+      const p = this.input.profile(key);
+      if (p) compiler.upsert(p);
+      else compiler.remove('Profile', key);
+    }
+    for (const key of d.workloads) {
+      const w = this.input.workloadEndpoint(key);
+      const slash = key.indexOf('/');
+      if (w) compiler.upsert(w);
+      else compiler.remove('WorkloadEndpoint', key.slice(slash + 1), key.slice(0, slash));
+    }
+    for (const name of d.hostEndpoints) {
+      const h = this.input.hostEndpoint(name);
+      if (h) compiler.upsert(h);
+      else compiler.remove('HostEndpoint', name);
+    }
+    for (const key of d.policies) {
+      const p = this.input.policy(key);
+      const k = parsePolicyKey(key);
+      if (p) compiler.upsert(p);
+      else compiler.remove(k.kind, k.name, k.namespace);
+    }
+  }
+
+  private hand(report: AgentPassReport, c: SyncChanges, s: SyncChanges): void {
+    report.handed.chainsSet.push(...c.set);
+    report.handed.chainsRemoved.push(...c.removed);
+    report.handed.setsSet.push(...s.set);
+    report.handed.setsRemoved.push(...s.removed);
+    report.handed.setsCreated.push(...s.created);
+  }
+
+  private hasLocalHostEndpoint(node: string): boolean {
+    for (const h of this.input.hostEndpoints()) if (h.spec.node === node) return true;
+    return false;
+  }
+
+  /** IPv6 came into use or went out of it since the last calc. */
+  private v6Changed(now: boolean): boolean {
+    return now !== this.lastV6;
   }
 
   private setRoutes(cls: RouteClass, rejected: { error: string }[]): void {
@@ -555,16 +669,24 @@ export class FelixAgent {
     // tabby writes nothing to mangle and raw; their stale tabby chains (an
     // older version's) are swept by the resync, off the start-up path.
     const tableNames: readonly TableName[] = resync ? TABLE_NAMES : ['filter', 'nat'];
+    // ip6tables: while IPv6 is in use or tabby's chains may still be there
+    // (a resync always looks, for chains an earlier run left).
+    const v6 = d.tables6 && this.ipv6 && (this.v6Tables || resync) ? d.tables6 : undefined;
+    const allTables: Array<[IptablesTable, TableName, 4 | 6]> = [
+      ...tableNames.map((n) => [d.tables[n], n, 4] as [IptablesTable, TableName, 4 | 6]),
+      ...(v6 ? tableNames.map((n) => [v6[n], n, 6] as [IptablesTable, TableName, 4 | 6]) : []),
+    ];
     if (resync) {
       d.interfaces.requestResync();
       d.routes.requestResync();
     }
 
-    // A set must exist before a rule names it, so set creation goes first.
-    // Member changes of sets that exist already may run alongside the
-    // restores (a packet meeting the old members meanwhile meets the old
-    // rules' intent, and a missing member can only deny): that takes the
-    // ipset process off the path of a workload add or remove.
+    // A set must exist before a rule names it, so set creation goes first
+    // (for the lines naming sets). Member changes of sets that exist already
+    // may run alongside the restores (a packet meeting the old members
+    // meanwhile meets the old rules' intent, and a missing member can only
+    // deny): that takes the ipset process off the path of a workload add or
+    // remove.
     const setsFirst = bulk || report.handed.setsCreated.length > 0;
     const ipsetPhase = async () => {
       if (resync) {
@@ -576,23 +698,28 @@ export class FelixAgent {
       }
       mark('ipsets');
     };
-    const tablePhase = () =>
+    const tablePhase = (setsReady: Promise<unknown> | undefined) =>
       // One restore per table; tables are independent (nft retries a commit
       // that raced another table's, legacy waits on its lock).
       allSettledOrThrow(
-        tableNames.map(async (name) => {
-          const t = d.tables[name];
+        allTables.map(async ([t, name, v]) => {
+          const opts = setsReady ? { setsReady } : {};
+          const out = v === 4 ? report.iptables : report.iptables6;
           if (resync) {
-            const r = await t.resync();
-            report.iptables[name] = r.apply;
-            report.iptablesDrift.push(...r.drift);
+            const r = await t.resync(opts);
+            out[name] = r.apply;
+            report.iptablesDrift.push(...(v === 4 ? r.drift : r.drift.map((x) => ({ ...x, detail: `IPv6${x.detail ? `: ${x.detail}` : ''}` }))));
           } else {
-            report.iptables[name] = await t.apply();
+            out[name] = await t.apply(opts);
           }
-          mark(`iptables.${name}`);
+          mark(v === 4 ? `iptables.${name}` : `ip6tables.${name}`);
         }),
       );
-    const tables = setsFirst ? ipsetPhase().then(tablePhase) : allSettledOrThrow([ipsetPhase(), tablePhase()]);
+    // When sets are created, the restores start at once anyway: they parse
+    // every chain that names no set while the ipset restore runs, and get
+    // the lines naming sets once it is done (IptablesTable.apply).
+    const ipsets = ipsetPhase();
+    const tables = allSettledOrThrow([ipsets, tablePhase(setsFirst ? ipsets : undefined)]);
     // Tunnel devices, neighbours and FDB entries before the routes that use
     // them (Felix: VTEPs before routes), so a route to a new node never
     // points at a VTEP the kernel cannot resolve yet.
@@ -615,13 +742,19 @@ export class FelixAgent {
       }
       const r = await d.routes.apply();
       mark('routes');
+      // Released addresses: no route leads to their old interface now, so
+      // their flows can go without a packet recreating them there.
+      if (d.conntrack && d.conntrack.pendingCount > 0) {
+        report.conntrack = await d.conntrack.apply();
+        mark('conntrack');
+      }
       return r;
     })();
     const ifaces1 = bulk ? Promise.resolve(undefined) : d.interfaces.apply().finally(() => mark('interfaces'));
     const settled = await Promise.allSettled([tables, plumbing, ifaces1]);
     for (const s of settled) if (s.status === 'rejected') throw s.reason;
     let routesDone = (report.phases.routes ?? 0) + start;
-    const tablesDone = Math.max(...tableNames.map((n) => report.phases[`iptables.${n}`] ?? 0)) + start;
+    const tablesDone = Math.max(...allTables.map(([, n, v]) => report.phases[`${v === 4 ? 'iptables' : 'ip6tables'}.${n}`] ?? 0)) + start;
 
     const r1 = (settled[1] as PromiseFulfilledResult<RouteApplyReport>).value;
     let ifr = (settled[2] as PromiseFulfilledResult<InterfaceApplyReport | undefined>).value;
@@ -643,6 +776,17 @@ export class FelixAgent {
     report.ipsetDeletes = await d.ipsets.applyDeletes();
     mark('ipsetDeletes');
     this.firstKernelPass = false;
+    // ip6tables cleared of tabby's chains: leave them alone from now on.
+    if (v6 && !this.v6Active) this.v6Tables = false;
+  }
+}
+
+/** Whether a compiler factory gives an IPv6 ruleset when asked for one. */
+function compilesIpv6(factory: PolicyCompilerFactory, prefix: string): boolean {
+  try {
+    return factory('', prefix, 6).ruleset().ipVersion === 6;
+  } catch {
+    return false;
   }
 }
 

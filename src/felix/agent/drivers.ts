@@ -12,22 +12,27 @@ import { NetnsRunner } from '../../ipip/runner.js';
 import { VxlanManager } from '../../ipip/vxlan-manager.js';
 import type { ComponentLogger } from '../../util/log.js';
 import { InterfaceManager } from '../interfaces/interface-manager.js';
-import type { IptablesBackend, IptablesBackendMode } from '../iptables/backend.js';
+import { IptablesExecutor, type IptablesBackend, type IptablesBackendMode } from '../iptables/backend.js';
 import { createIptablesTables } from '../iptables/factory.js';
-import type { TableName } from '../iptables/model.js';
+import { TABLE_NAMES, type TableName } from '../iptables/model.js';
 import { ProcessRunner } from '../iptables/runner.js';
-import type { IptablesTable } from '../iptables/table.js';
+import { IptablesTable } from '../iptables/table.js';
 import { IpSets } from '../ipsets/ipsets.js';
+import { ConntrackCleaner } from '../conntrack/conntrack.js';
 import { RouteTable } from '../routes/route-table.js';
 
 export interface FelixDrivers {
   routes: RouteTable;
   interfaces: InterfaceManager;
   tables: Record<TableName, IptablesTable>;
+  /** ip6tables, same backend; absent: the agent programs no IPv6 (injected drivers of older tests). */
+  tables6?: Record<TableName, IptablesTable>;
   ipsets: IpSets;
   ipip: IpipManager;
   vxlan: VxlanManager;
   iptablesBackend: IptablesBackend;
+  /** Deletes conntrack flows of released workload addresses; absent: none are deleted (injected drivers of older tests). */
+  conntrack?: ConntrackCleaner;
 }
 
 export interface DriverOptions {
@@ -48,6 +53,9 @@ export async function createDrivers(opts: DriverOptions = {}): Promise<FelixDriv
   const ns = opts.netns !== undefined ? { netns: opts.netns } : {};
   const runner = new ProcessRunner(ns);
   const { tables, detection } = await createIptablesTables({ runner, backend: opts.iptablesBackend ?? 'nft' });
+  // ip6tables on the same backend (never nft for one family and legacy for the other).
+  const executor6 = new IptablesExecutor(runner, detection.backend, 6);
+  const tables6 = Object.fromEntries(TABLE_NAMES.map((table) => [table, new IptablesTable({ table, executor: executor6 })])) as Record<TableName, IptablesTable>;
   const encapRunner = new NetnsRunner(ns);
   return {
     routes: new RouteTable({
@@ -63,6 +71,7 @@ export async function createDrivers(opts: DriverOptions = {}): Promise<FelixDriv
       ...(opts.log ? { log: opts.log.child({ manager: 'interfaces' }) } : {}),
     }),
     tables,
+    tables6,
     ipsets: new IpSets({ runner }),
     ipip: new IpipManager({ runner: encapRunner, ...(opts.log ? { log: opts.log.child({ manager: 'ipip' }) } : {}) }),
     vxlan: new VxlanManager({
@@ -71,5 +80,6 @@ export async function createDrivers(opts: DriverOptions = {}): Promise<FelixDriv
       ...(opts.log ? { log: opts.log.child({ manager: 'vxlan' }) } : {}),
     }),
     iptablesBackend: detection.backend,
+    conntrack: new ConntrackCleaner({ runner, ...(opts.log ? { log: opts.log.child({ manager: 'conntrack' }) } : {}) }),
   };
 }

@@ -7,6 +7,7 @@ import type { DriftItem } from '../iptables/plan.js';
 import type { ApplyResult } from '../iptables/table.js';
 import type { IpSetDeleteResult, IpSetUpdateResult } from '../ipsets/ipsets.js';
 import type { IpSetDriftItem } from '../ipsets/plan.js';
+import type { ConntrackReport } from '../conntrack/conntrack.js';
 import type { RouteApplyReport } from '../routes/route-table.js';
 import type { SyncReport, TunnelStatus } from '../../ipip/types.js';
 import type { IptablesBackend } from '../iptables/backend.js';
@@ -38,8 +39,12 @@ export interface AgentPassReport {
   routes?: RouteApplyReport;
   encap: { ipip?: SyncReport; vxlan?: SyncReport };
   iptables: Partial<Record<TableName, ApplyResult>>;
+  /** The same for ip6tables (only while IPv6 is in use, and on resyncs). */
+  iptables6: Partial<Record<TableName, ApplyResult>>;
   ipsets?: IpSetUpdateResult;
   ipsetDeletes?: IpSetDeleteResult;
+  /** Conntrack flows of released workload addresses deleted after the routes (when there were any). */
+  conntrack?: ConntrackReport;
   /** Drift found by a resync (empty for an apply). */
   iptablesDrift: DriftItem[];
   ipsetDrift: IpSetDriftItem[];
@@ -67,6 +72,8 @@ export interface AgentStats {
   unroutedBlocks: number;
   problems: number;
   encap: { ipip: TunnelStatus; vxlan: TunnelStatus };
+  /** IPv6: programmed by this agent at all (option, drivers, compiler), and in use now (ip6tables programmed). */
+  ipv6: { enabled: boolean; active: boolean };
 }
 
 export function emptyPassReport(kind: 'apply' | 'resync', startedAt: Date): AgentPassReport {
@@ -79,6 +86,7 @@ export function emptyPassReport(kind: 'apply' | 'resync', startedAt: Date): Agen
     phases: {},
     encap: {},
     iptables: {},
+    iptables6: {},
     iptablesDrift: [],
     ipsetDrift: [],
     repairs: [],

@@ -8,7 +8,7 @@ import type { Rule } from '../iptables/model.js';
 import type { FelixInput } from './input.js';
 import { encapDesired } from './encap.js';
 import { natOutgoing, type NatOptions } from './nat.js';
-import type { PolicyCompiler, PolicyCompilerFactory } from './policy.js';
+import type { PolicyCompiler, PolicyCompilerFactory, PolicyRuleset } from './policy.js';
 import { defaultPolicyCompiler } from './policy.js';
 import { learnedRoutes, localBlockRoutes, remoteBlockRoutes } from './routes.js';
 import type { DesiredHostState, DesiredIpSet, UnencapsulatedRouteSource } from './types.js';
@@ -22,6 +22,16 @@ export interface CalcOptions {
   ipipSupported?: boolean;
   nat?: NatOptions;
   policyCompiler?: PolicyCompilerFactory;
+  /** Program IPv6 (the agent's `ipv6`, once it found the compiler able to); default false. */
+  ipv6?: boolean;
+}
+
+/** Whether the input uses IPv6 on this node: a local workload with an IPv6 address, a local host endpoint, or an IPv6 pool. */
+export function usesIpv6(input: FelixInput, local: readonly { ipv6: readonly string[] }[]): boolean {
+  const node = input.node?.name;
+  if (local.some((p) => p.ipv6.length > 0)) return true;
+  for (const h of input.hostEndpoints()) if (h.spec.node === node) return true;
+  return input.pools.some((p) => p.spec.cidr.includes(':'));
 }
 
 /** Hand every endpoint and policy resource of `input` to a compiler. */
@@ -38,7 +48,8 @@ export function computeDesiredState(input: FelixInput, opts: CalcOptions = {}): 
   if (!node) throw new Error('FelixInput has no node yet');
   const prefix = opts.interfacePrefix ?? 'cali';
   const local = [...input.workloadEndpoints()].filter((w) => w.spec.node === node.name);
-  const workloads = assembleWorkloads(local.map((w) => workloadPlumbing(w, prefix)));
+  const plumbing = local.map((w) => workloadPlumbing(w, prefix, { ipv6: opts.ipv6 === true }));
+  const workloads = assembleWorkloads(plumbing);
   const blocks = localBlockRoutes(input.localBlocks);
   const encap = encapDesired(node, input.pools, input.remoteNodes);
   const remote = remoteBlockRoutes({
@@ -50,9 +61,14 @@ export function computeDesiredState(input: FelixInput, opts: CalcOptions = {}): 
     unencapsulated: opts.unencapsulated ?? 'bgp',
   });
   const learned = learnedRoutes(input.learnedRoutes);
-  const nat = natOutgoing(input.pools, opts.nat);
-  const policy = loadPolicyCompiler((opts.policyCompiler ?? defaultPolicyCompiler)(node.name, prefix), input).ruleset();
-  const ipsets: DesiredIpSet[] = [...policy.ipsets.map((s) => ({ name: s.name, type: s.type, family: s.family, members: s.members })), ...nat.ipsets].sort((a, b) =>
+  const nat = natOutgoing(input.pools, { ...opts.nat, ipVersion: 4 });
+  const factory = opts.policyCompiler ?? defaultPolicyCompiler;
+  const policy = loadPolicyCompiler(factory(node.name, prefix), input).ruleset();
+  const sets = (rs: PolicyRuleset) => rs.ipsets.map((s) => ({ name: s.name, type: s.type, family: s.family, members: s.members }));
+  const v6 = opts.ipv6 === true && usesIpv6(input, plumbing);
+  const policy6 = v6 ? loadPolicyCompiler(factory(node.name, prefix, 6), input).ruleset() : undefined;
+  const nat6 = v6 ? natOutgoing(input.pools, { ...opts.nat, ipVersion: 6 }) : undefined;
+  const ipsets: DesiredIpSet[] = [...sets(policy), ...nat.ipsets, ...(policy6 ? sets(policy6) : []), ...(nat6?.ipsets ?? [])].sort((a, b) =>
     a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
   );
   return {
@@ -65,8 +81,9 @@ export function computeDesiredState(input: FelixInput, opts: CalcOptions = {}): 
       filter: { chains: policy.chains, hooks: definedHooks(policy.hooks) },
       nat: nat.table,
     },
+    ...(policy6 && nat6 ? { tables6: { filter: { chains: policy6.chains, hooks: definedHooks(policy6.hooks) }, nat: nat6.table } } : {}),
     ipsets,
-    problems: [...workloads.problems, ...blocks.problems, ...learned.problems, ...policy.warnings],
+    problems: [...workloads.problems, ...blocks.problems, ...learned.problems, ...policy.warnings, ...(policy6?.warnings.map((w) => `IPv6: ${w}`) ?? [])],
   };
 }
 

@@ -16,6 +16,9 @@
  * only while some pool asks for NAT; the chain, hook and sets always are, so
  * the table's shape does not churn.
  *
+ * IPv6 pools get the same in ip6tables' nat table over `tabby-6-...` sets
+ * (`ipVersion: 6`), as Felix does for IPv6 pools with natOutgoing.
+ *
  * `--random-fully` (Felix's default where the kernel has it) picks source
  * ports at random across the range, avoiding the port clash that makes
  * many connections through one SNAT address drop SYNs.
@@ -32,27 +35,36 @@ export const ALL_POOLS_SET = 'tabby-all-ipam-pools';
 
 export interface NatOptions {
   randomFully?: boolean;
+  /** Which pools and which table: 4 (iptables, the default) or 6 (ip6tables, sets `tabby-6-...`). */
+  ipVersion?: 4 | 6;
 }
+
+/** The IPv6 sets (ip6tables' nat table has the same chain and hook, over these). */
+export const MASQ_POOLS_SET_V6 = 'tabby-6-masq-ipam-pools';
+export const ALL_POOLS_SET_V6 = 'tabby-6-all-ipam-pools';
 
 export interface NatDesired {
   table: DesiredTable;
   ipsets: DesiredIpSet[];
 }
 
-function netMembers(pools: readonly IPPool[]): string[] {
-  return [...new Set(pools.flatMap((p) => canonicalMember('hash:net', 'inet', p.spec.cidr)))].sort();
+function netMembers(pools: readonly IPPool[], family: 'inet' | 'inet6'): string[] {
+  return [...new Set(pools.flatMap((p) => canonicalMember('hash:net', family, p.spec.cidr)))].sort();
 }
 
 export function natOutgoing(pools: readonly IPPool[], opts: NatOptions = {}): NatDesired {
-  const v4 = pools.filter((p) => parseCidr(p.spec.cidr)?.family === 4);
+  const v = opts.ipVersion ?? 4;
+  const family = v === 4 ? 'inet' : 'inet6';
+  const [MASQ, ALL] = v === 4 ? [MASQ_POOLS_SET, ALL_POOLS_SET] : [MASQ_POOLS_SET_V6, ALL_POOLS_SET_V6];
+  const v4 = pools.filter((p) => parseCidr(p.spec.cidr)?.family === v);
   const masq = v4.filter((p) => p.spec.natOutgoing);
   const rules: Rule[] = masq.length
     ? [
         {
           match: {
             sets: [
-              { set: MASQ_POOLS_SET, direction: 'src' },
-              { set: ALL_POOLS_SET, direction: 'dst', not: true },
+              { set: MASQ, direction: 'src' },
+              { set: ALL, direction: 'dst', not: true },
             ],
           },
           action: { type: 'masquerade', ...(opts.randomFully !== false ? { fullyRandom: true } : {}) },
@@ -63,8 +75,8 @@ export function natOutgoing(pools: readonly IPPool[], opts: NatOptions = {}): Na
   return {
     table: { chains: [chain], hooks: { POSTROUTING: [{ action: { type: 'jump', target: NAT_OUTGOING_CHAIN } }] } },
     ipsets: [
-      { name: ALL_POOLS_SET, type: 'hash:net', family: 'inet', members: netMembers(v4) },
-      { name: MASQ_POOLS_SET, type: 'hash:net', family: 'inet', members: netMembers(masq) },
+      { name: ALL, type: 'hash:net', family, members: netMembers(v4, family) },
+      { name: MASQ, type: 'hash:net', family, members: netMembers(masq, family) },
     ],
   };
 }

@@ -29,6 +29,8 @@ export type PolicyResourceKind = PolicyResource['kind'];
 
 /** The compiled filter table of this node. */
 export interface PolicyRuleset {
+  /** The IP version it was compiled for (absent: 4). */
+  readonly ipVersion?: 4 | 6;
   /** Filter-table chains (all `tabby-`), sorted by name. */
   readonly chains: readonly Chain[];
   /** tabby's rules at the top of each built-in chain. */
@@ -47,8 +49,14 @@ export interface PolicyCompiler {
   ruleset(): PolicyRuleset;
 }
 
-export type PolicyCompilerFactory = (nodeName: string, interfacePrefix: string) => PolicyCompiler;
+/**
+ * Builds the compiler of one node. `ipVersion` 6 asks for the ip6tables
+ * ruleset; a factory that cannot compile IPv6 returns a compiler whose
+ * ruleset says `ipVersion` 4 (or nothing), and the agent then leaves IPv6
+ * unprogrammed and says so.
+ */
+export type PolicyCompilerFactory = (nodeName: string, interfacePrefix: string, ipVersion?: 4 | 6) => PolicyCompiler;
 
-/** The real compiler: IPv4, Calico's defaults (endpoint-to-host Drop, Calico's failsafe ports). */
-export const defaultPolicyCompiler: PolicyCompilerFactory = (nodeName, interfacePrefix) =>
-  new PolicyCalculator({ nodeName, ipVersion: 4, workloadInterfacePrefix: interfacePrefix });
+/** The real compiler: Calico's defaults (endpoint-to-host Drop, Calico's failsafe ports), IPv4 or IPv6. */
+export const defaultPolicyCompiler: PolicyCompilerFactory = (nodeName, interfacePrefix, ipVersion = 4) =>
+  new PolicyCalculator({ nodeName, ipVersion, workloadInterfacePrefix: interfacePrefix });

@@ -91,6 +91,8 @@ export interface DesiredHostState {
   unrouted: readonly UnroutedBlock[];
   encap: EncapDesired;
   tables: { filter: DesiredTable; nat: DesiredTable };
+  /** ip6tables, while the input uses IPv6 (see `usesIpv6`). */
+  tables6?: { filter: DesiredTable; nat: DesiredTable };
   ipsets: readonly DesiredIpSet[];
   /** One line per input the calc could not honour (skipped workload, bad route, ...). */
   problems: readonly string[];

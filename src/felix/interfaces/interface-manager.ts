@@ -8,10 +8,11 @@
  *   CompleteDeferredWork split).
  * - apply() reads back only what it needs: the dirty interfaces, or every
  *   desired one on a resync (the periodic refresh, and the first apply of a
- *   new instance). Reads: one `ip -j -batch` of `link show dev X` lines (a
- *   netlink get per device: ~50 µs each, where a dump of 10k links takes
- *   0.25 s), the small local routing table (IPv4 addresses), and the sysctls
- *   plus /proc/net/if_inet6 (directly, or one `sh` in a test namespace).
+ *   new instance). Reads: one `ip -j -batch` of the small local routing
+ *   table (IPv4 addresses) and `link show dev X` lines (a netlink get per
+ *   device: ~50 µs each, where a dump of 10k links takes 0.25 s), and the
+ *   sysctls plus /proc/net/if_inet6 (directly, in batches that let the event
+ *   loop breathe between them, or one `sh` in a test namespace).
  * - Writes: one `ip -force -batch` for every link change, then the sysctls
  *   (directly, or one `sh`).
  * - Only interfaces whose names start with the workload prefix can be
@@ -43,7 +44,7 @@ import {
   type RpFilterSetting,
   type WorkloadInterfaceSpec,
 } from './model.js';
-import { IPV6_SCOPE_LINK, parseAddrShowBatch, parseIfInet6, parseLinkShowBatch, parseLocalTable, type IfAddress } from './parse.js';
+import { IPV6_SCOPE_LINK, parseAddrShowBatch, parseIfInet6, parseLinkAndLocalBatch, type IfAddress, type LinkState } from './parse.js';
 import { planHostSysctls, planInterface, type InterfaceChange, type InterfacePlan } from './plan.js';
 import { LocalProc, NetnsProc, type ProcAccess } from './procfs.js';
 
@@ -228,16 +229,17 @@ export class InterfaceManager {
     const procPaths = [...(checkHost ? hostWant.keys() : []), ...specs.flatMap((s) => [...s.sysctls.keys()])].map((p) => `sys/${p}`);
     if (targets.length) procPaths.push(IF_INET6);
 
-    const [linkRes, localRes, procVals] = await Promise.all([
-      targets.length ? this.exec.ipBatch(targets.map((n) => `link show dev ${n}`), { json: true, force: true }) : undefined,
-      targets.length ? this.exec.ip(['-4', '-N', '-j', 'route', 'show', 'table', 'local', 'type', 'local']) : undefined,
+    // One process: the local table (IPv4 addresses by device) and a link
+    // query per target, in one numeric JSON batch.
+    const [linkRes, procVals] = await Promise.all([
+      targets.length ? this.exec.ip(['-j', '-N', '-force', '-batch', '-'], ['route show table local type local', ...targets.map((n) => `link show dev ${n}`)].join('\n') + '\n') : undefined,
       this.proc.read(procPaths),
     ]);
     if (linkRes && (linkRes.timedOut || (linkRes.code !== 0 && parseBatchErrors(linkRes.stderr).length === 0))) throw new CommandFailedError(linkRes);
-    if (localRes && localRes.code !== 0) throw new CommandFailedError(localRes);
-    const links = linkRes ? parseLinkShowBatch(linkRes.stdout) : new Map();
-    const v4ByDev = localRes ? parseLocalTable(localRes.stdout) : new Map<string, string[]>();
-    const v6 = parseIfInet6(procVals.get(IF_INET6) ?? '').filter((e) => e.scope !== IPV6_SCOPE_LINK);
+    const parsed = linkRes ? parseLinkAndLocalBatch(linkRes.stdout) : { links: new Map<string, LinkState>(), local: new Map<string, string[]>() };
+    const links = parsed.links;
+    const v4ByDev = parsed.local;
+    const v6 = parseIfInet6(procVals.get(IF_INET6) ?? '', new Set(targets)).filter((e) => e.scope !== IPV6_SCOPE_LINK);
 
     // Prefix lengths of IPv4 addresses found (rare: only drift puts one there).
     const withV4 = targets.filter((n) => links.has(n) && (v4ByDev.get(n)?.length ?? 0) > 0);

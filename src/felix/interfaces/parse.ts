@@ -3,9 +3,10 @@
  * - `ip -j -force -batch -` of `link show dev X` lines: one JSON array per
  *   line that succeeded, one per output line (a missing device prints nothing
  *   on stdout, an error on stderr);
- * - `ip -4 -N -j route show table local type local`: one local route per IPv4
- *   address, naming its device (a cheap way to find addresses: the local
- *   table is small, while `ip addr show` dumps every link, 1.9 s with 10k);
+ * - `route show table local type local` (IPv4, numeric): one local route per
+ *   IPv4 address, naming its device (a cheap way to find addresses: the
+ *   local table is small, while `ip addr show` dumps every link, 1.9 s with
+ *   10k); asked in the same batch as the links, so one process reads both;
  * - `/proc/net/if_inet6`: every IPv6 address, with device, prefix and scope;
  * - `grep -sH "" FILES`: "path:line" per line of each file.
  */
@@ -68,18 +69,48 @@ export interface IfAddress {
   family: 4 | 6;
 }
 
-/** IPv4 addresses by device, from the local routing table. */
-export function parseLocalTable(json: string): Map<string, string[]> {
-  const m = new Map<string, string[]>();
-  const t = json.trim();
-  if (!t) return m;
-  for (const r of JSON.parse(t) as Array<{ type?: string; dst?: string; dev?: string }>) {
+interface LocalRouteJson {
+  type?: string;
+  dst?: string;
+  dev?: string;
+}
+
+function addLocal(m: Map<string, string[]>, routes: readonly LocalRouteJson[]): void {
+  for (const r of routes) {
     if ((r.type !== '2' && r.type !== 'local') || !r.dst || !r.dev) continue;
     const list = m.get(r.dev) ?? [];
     list.push(r.dst);
     m.set(r.dev, list);
   }
+}
+
+/** IPv4 addresses by device, from the local routing table. */
+export function parseLocalTable(json: string): Map<string, string[]> {
+  const m = new Map<string, string[]>();
+  const t = json.trim();
+  if (!t) return m;
+  addLocal(m, JSON.parse(t) as LocalRouteJson[]);
   return m;
+}
+
+/**
+ * One `ip -j -N -force -batch -` of `route show table local type local`
+ * and `link show dev X` lines: each output line is the JSON array of one
+ * command; route entries name `dst`, links `ifname`.
+ */
+export function parseLinkAndLocalBatch(stdout: string): { links: Map<string, LinkState>; local: Map<string, string[]> } {
+  const local = new Map<string, string[]>();
+  const linkLines: string[] = [];
+  for (const line of stdout.split('\n')) {
+    const t = line.trim();
+    if (!t.startsWith('[')) continue;
+    const arr = JSON.parse(t) as unknown;
+    if (!Array.isArray(arr) || arr.length === 0) continue;
+    const first = arr[0] as IpLinkJson & LocalRouteJson;
+    if (typeof first.ifname === 'string') linkLines.push(t);
+    else addLocal(local, arr as LocalRouteJson[]);
+  }
+  return { links: parseLinkShowBatch(linkLines.join('\n')), local };
 }
 
 /** IPv4 addresses with prefix length, from `ip -4 -j addr show dev X` lines. */
@@ -104,10 +135,19 @@ export interface Inet6Entry extends IfAddress {
   scope: number;
 }
 
-/** `/proc/net/if_inet6`: "fe80...0001 05 40 20 80 caliX" (address, ifindex, plen, scope, flags, name; hex). */
-export function parseIfInet6(text: string): Inet6Entry[] {
+/**
+ * `/proc/net/if_inet6`: "fe80...0001 05 40 20 80 caliX" (address, ifindex,
+ * plen, scope, flags, name; hex). `only`: parse just the lines of these
+ * devices (the file has a line per address of every device: 10k with 10k
+ * workloads, where a pass asks about a few).
+ */
+export function parseIfInet6(text: string, only?: ReadonlySet<string>): Inet6Entry[] {
   const out: Inet6Entry[] = [];
   for (const line of text.split('\n')) {
+    if (only) {
+      const name = line.slice(line.lastIndexOf(' ') + 1).trim();
+      if (!only.has(name)) continue;
+    }
     const f = line.trim().split(/\s+/);
     if (f.length < 6 || !/^[0-9a-f]{32}$/i.test(f[0]!)) continue;
     const words = Array.from({ length: 8 }, (_, i) => parseInt(f[0]!.slice(i * 4, i * 4 + 4), 16));

@@ -80,6 +80,9 @@ export class IpSets {
   private needReadBack = true;
   private readonly dirty = new Set<string>();
   private queue: Promise<unknown> = Promise.resolve();
+  /** A read-back started early (see prefetch), and the number of restores run before it started. */
+  private prefetched: { save: Promise<{ code: number; stdout: string; stderr: string }>; restores: number } | undefined;
+  private restores = 0;
 
   constructor(opts: IpSetsOptions) {
     this.runner = opts.runner;
@@ -135,6 +138,18 @@ export class IpSets {
     this.needReadBack = true;
   }
 
+  /**
+   * Start the `ipset save` the next phase (or resync, with `always`) needs,
+   * so that it runs while the caller is still computing. Thrown away if a
+   * restore runs before it is used.
+   */
+  prefetch(always = false): void {
+    if (this.prefetched || (!always && !this.needReadBack)) return;
+    const save = this.runner.run(this.command, ['save']);
+    save.catch(() => undefined);
+    this.prefetched = { save, restores: this.restores };
+  }
+
   /** Phase 1: create and update the wanted sets. */
   applyCreatesAndUpdates(): Promise<IpSetUpdateResult> {
     return this.serialised(async () => {
@@ -182,7 +197,10 @@ export class IpSets {
   }
 
   private async readBack(): Promise<void> {
-    const r = await this.runner.run(this.command, ['save']);
+    const early = this.prefetched;
+    this.prefetched = undefined;
+    let r = early && early.restores === this.restores ? await early.save.catch(() => undefined) : undefined;
+    if (!r || r.code !== 0) r = await this.runner.run(this.command, ['save']);
     if (r.code !== 0) throw new Error(`${this.command} save failed (exit ${r.code}): ${r.stderr.trim()}`);
     this.dp = parseIpsetSave(r.stdout, this.prefix);
     this.needReadBack = false;
@@ -190,6 +208,7 @@ export class IpSets {
 
   private async restore(lines: string[]): Promise<string> {
     const input = lines.join('\n') + '\n';
+    this.restores++;
     const r = await this.runner.run(this.command, ['restore'], input);
     if (r.code !== 0) {
       const m = /line (\d+)/i.exec(r.stderr);

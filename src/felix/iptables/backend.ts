@@ -10,7 +10,7 @@
  * host-wide xtables lock.
  */
 import type { IpVersion, TableName } from './model.js';
-import type { CommandRunner } from './runner.js';
+import type { CommandResult, CommandRunner } from './runner.js';
 
 export type IptablesBackend = 'nft' | 'legacy';
 export type IptablesBackendMode = IptablesBackend | 'auto';
@@ -63,9 +63,23 @@ export class IptablesExecutor {
     return r.stdout;
   }
 
-  /** One atomic `iptables-restore --noflush` of `input`. */
-  async restore(input: string): Promise<void> {
-    const r = await this.runner.run(this.commands.restore, this.commands.restoreArgs, input);
+  /**
+   * One atomic `iptables-restore --noflush` of `input`. With `gate`, only
+   * the first `early` characters are fed at once and the rest when the gate
+   * resolves (a restore parses `-m set` matches as it reads them, so lines
+   * naming sets still being created wait); a rejected gate aborts the
+   * restore uncommitted and rethrows.
+   */
+  async restore(input: string, opts: { early?: number; gate?: Promise<unknown> } = {}): Promise<void> {
+    const { gate, early } = opts;
+    let r: CommandResult;
+    if (gate === undefined || early === undefined || early >= input.length) r = await this.runner.run(this.commands.restore, this.commands.restoreArgs, input);
+    else if (this.runner.runStreamed && early > 0) {
+      r = await this.runner.runStreamed(this.commands.restore, this.commands.restoreArgs, input.slice(0, early), gate.then(() => input.slice(early)));
+    } else {
+      await gate;
+      r = await this.runner.run(this.commands.restore, this.commands.restoreArgs, input);
+    }
     if (r.code === 0) return;
     const m = /line:?\s*(\d+)/.exec(r.stderr);
     const failedLine = m ? input.split('\n')[Number(m[1]) - 1] : undefined;

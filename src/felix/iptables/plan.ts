@@ -96,11 +96,33 @@ export function renderRestoreInput(
   desiredHooks: ReadonlyMap<string, DesiredHooks>,
   dp: OwnedTableState,
 ): string | undefined {
+  return renderRestoreInputSplit(plan, desiredChains, desiredHooks, dp)?.input;
+}
+
+/**
+ * The same input, with the rules of `late` chains (those naming ipsets)
+ * after every other chain's rules, and where that late part starts
+ * (`early`: a character offset). Chains are independent, so the order of
+ * whole chains' `-A` lines does not change what the restore does.
+ */
+export function renderRestoreInputSplit(
+  plan: TablePlan,
+  desiredChains: ReadonlyMap<string, RenderedRules>,
+  desiredHooks: ReadonlyMap<string, DesiredHooks>,
+  dp: OwnedTableState,
+  late: (chain: string) => boolean = () => false,
+): { input: string; early: number } | undefined {
   if (isEmptyPlan(plan)) return undefined;
   const out: string[] = [`*${plan.table}`];
   for (const name of [...plan.rewrite, ...plan.delete, ...plan.flushOnly].sort()) out.push(`:${name} - [0:0]`);
   for (const chain of plan.hooks) for (const h of dp.hooks.get(chain) ?? []) out.push(`-D ${chain} ${h.spec}`);
-  for (const name of plan.rewrite) for (const spec of desiredChains.get(name)!.specs) out.push(`-A ${name} ${spec}`);
+  const lateChains: string[] = [];
+  for (const name of plan.rewrite) {
+    if (late(name)) lateChains.push(name);
+    else for (const spec of desiredChains.get(name)!.specs) out.push(`-A ${name} ${spec}`);
+  }
+  const early = out.reduce((n, l) => n + l.length + 1, 0);
+  for (const name of lateChains) for (const spec of desiredChains.get(name)!.specs) out.push(`-A ${name} ${spec}`);
   for (const chain of plan.hooks) {
     const want = desiredHooks.get(chain);
     if (!want) continue;
@@ -108,7 +130,9 @@ export function renderRestoreInput(
   }
   for (const name of plan.delete) out.push(`-X ${name}`);
   out.push('COMMIT', '');
-  return out.join('\n');
+  const input = out.join('\n');
+  // Nothing waits when no chain names a set.
+  return { input, early: lateChains.length ? early : input.length };
 }
 
 /** What the dataplane holds once the plan's restore succeeded. */

@@ -205,9 +205,10 @@ export function renderAction(a: Action): string {
 }
 
 /** Which tables each target may be used in (the kernel refuses the rest). */
+const ACTION_TABLE: Partial<Record<Action['type'], TableName>> = { masquerade: 'nat', snat: 'nat', dnat: 'nat', notrack: 'raw' };
+
 export function checkActionForTable(a: Action, table: TableName): void {
-  const only: Partial<Record<Action['type'], TableName>> = { masquerade: 'nat', snat: 'nat', dnat: 'nat', notrack: 'raw' };
-  const t = only[a.type];
+  const t = ACTION_TABLE[a.type];
   if (t && t !== table) throw new RuleError(`action ${a.type} is only valid in the ${t} table, not ${table}`);
 }
 
@@ -216,6 +217,21 @@ export function checkActionForTable(a: Action, table: TableName): void {
  * hashed for the rule's identity; the hash comment itself is not part of it.
  */
 export function renderRuleBody(rule: Rule, ipVersion: IpVersion = 4): string {
+  // A frozen rule (the compiler's shared constants: one object in thousands
+  // of chains) cannot change, so its text is kept.
+  if (Object.isFrozen(rule)) {
+    const cache = ipVersion === 4 ? frozenBodies4 : frozenBodies6;
+    let body = cache.get(rule);
+    if (body === undefined) cache.set(rule, (body = renderRuleBodyOnce(rule, ipVersion)));
+    return body;
+  }
+  return renderRuleBodyOnce(rule, ipVersion);
+}
+
+const frozenBodies4 = new WeakMap<Rule, string>();
+const frozenBodies6 = new WeakMap<Rule, string>();
+
+function renderRuleBodyOnce(rule: Rule, ipVersion: IpVersion): string {
   const parts = rule.match ? renderMatch(rule.match, ipVersion) : [];
   if (rule.comment !== undefined) parts.push(`-m comment --comment ${quote(sanitizeComment(rule.comment))}`);
   parts.push(renderAction(rule.action));

@@ -4,7 +4,7 @@
  * inject a fake; the real one spawns the process (inside a network namespace
  * when asked, through `ip netns exec`).
  */
-import { spawn } from 'node:child_process';
+import { spawnCommand } from '../spawn/spawner.js';
 
 export interface CommandResult {
   code: number;
@@ -14,6 +14,14 @@ export interface CommandResult {
 
 export interface CommandRunner {
   run(cmd: string, args: readonly string[], input?: string): Promise<CommandResult>;
+  /**
+   * Optional: start the command now with `head` on its stdin, and write
+   * `tail` once it resolves (then close stdin). If `tail` rejects, the
+   * command is killed before it read all its input, and the run rejects
+   * with that error. Lets a restore parse the first part of its input while
+   * something it depends on is still being done.
+   */
+  runStreamed?(cmd: string, args: readonly string[], head: string, tail: Promise<string>): Promise<CommandResult>;
 }
 
 export class CommandFailedError extends Error {
@@ -33,40 +41,31 @@ export interface ProcessRunnerOptions {
   timeoutMs?: number;
 }
 
-/** Spawns real processes. stdin is only opened for commands that read it. */
+/** Runs real processes (through the spawn helper, see spawn/spawner.ts). stdin is only opened for commands that read it. */
 export class ProcessRunner implements CommandRunner {
   constructor(private readonly opts: ProcessRunnerOptions = {}) {}
 
   run(cmd: string, args: readonly string[], input?: string): Promise<CommandResult> {
+    return this.start(cmd, args, input === undefined ? undefined : { head: input });
+  }
+
+  runStreamed(cmd: string, args: readonly string[], head: string, tail: Promise<string>): Promise<CommandResult> {
+    return this.start(cmd, args, { head, tail });
+  }
+
+  private async start(cmd: string, args: readonly string[], input: { head: string; tail?: Promise<string> } | undefined): Promise<CommandResult> {
     const [file, argv] = this.opts.netns ? ['ip', ['netns', 'exec', this.opts.netns, cmd, ...args]] : [cmd, [...args]];
     const timeoutMs = this.opts.timeoutMs ?? 60_000;
-    return new Promise((resolve, reject) => {
-      const child = spawn(file, argv, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        child.kill('SIGKILL');
-      }, timeoutMs);
-      child.stdout!.on('data', (b: Buffer) => out.push(b));
-      child.stderr!.on('data', (b: Buffer) => err.push(b));
-      child.on('error', (e) => {
-        clearTimeout(timer);
-        reject(e);
-      });
-      child.on('close', (code, signal) => {
-        clearTimeout(timer);
-        const stderr = Buffer.concat(err).toString('utf8') + (timedOut ? `\n(killed after ${timeoutMs} ms)` : '');
-        resolve({ code: code ?? (signal ? 128 : -1), stdout: Buffer.concat(out).toString('utf8'), stderr });
-      });
-      if (input !== undefined) {
-        // A child that exits before reading all of stdin makes the write fail
-        // with EPIPE; its exit code tells the real story, so swallow it here.
-        child.stdin!.on('error', () => {});
-        child.stdin!.end(input);
-      }
+    const r = await spawnCommand(file, argv, {
+      timeoutMs,
+      ...(input !== undefined ? { input: input.head } : {}),
+      ...(input?.tail !== undefined ? { tail: input.tail } : {}),
     });
+    return {
+      code: r.code === -1 && r.signal ? 128 : r.code,
+      stdout: r.stdout,
+      stderr: r.stderr + (r.timedOut ? `\n(killed after ${timeoutMs} ms)` : ''),
+    };
   }
 }
 

@@ -35,7 +35,7 @@ import { IptablesRestoreError } from './backend.js';
 import { renderRules, type RenderedRules } from './hash.js';
 import { actionTarget, BUILTIN_CHAINS, type Chain, type HookMode, type Rule, type TableName } from './model.js';
 import { assertOwnedChainName, OWNED_PREFIX } from './names.js';
-import { computePlan, describeDrift, renderRestoreInput, stateAfter, type DesiredHooks, type DriftItem } from './plan.js';
+import { computePlan, describeDrift, renderRestoreInputSplit, stateAfter, type DesiredHooks, type DriftItem } from './plan.js';
 import { checkActionForTable } from './render.js';
 import { emptyOwnedState, ownedStateOf, parseIptablesSave, type OwnedTableState } from './save-parser.js';
 
@@ -81,6 +81,8 @@ export class IptablesTable {
   private readonly desired = new Map<string, RenderedRules>();
   /** tabby chains each desired chain jumps or goes to (checked at apply). */
   private readonly targets = new Map<string, string[]>();
+  /** Desired chains with a rule that names an ipset (their lines may wait for the sets: see apply). */
+  private readonly namesSets = new Set<string>();
   private readonly hooksDesired = new Map<string, DesiredHooks>();
   private readonly hookTargets = new Map<string, string[]>();
 
@@ -90,6 +92,9 @@ export class IptablesTable {
   private readonly dirtyHooks = new Set<string>();
   /** Serialises apply/resync/teardown. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** A read-back started early (see prefetch), and the number of restores run before it started. */
+  private prefetched: { text: Promise<string>; restores: number } | undefined;
+  private restores = 0;
 
   constructor(opts: IptablesTableOptions) {
     this.table = opts.table;
@@ -104,12 +109,15 @@ export class IptablesTable {
     const old = this.desired.get(chain.name);
     this.desired.set(chain.name, rendered);
     this.targets.set(chain.name, this.ownedTargets(chain.rules));
+    if (chain.rules.some((r) => (r.match?.sets?.length ?? 0) > 0)) this.namesSets.add(chain.name);
+    else this.namesSets.delete(chain.name);
     if (!old || old.hashes.join() !== rendered.hashes.join()) this.dirtyChains.add(chain.name);
   }
 
   removeChain(name: string): void {
     if (this.desired.delete(name)) {
       this.targets.delete(name);
+      this.namesSets.delete(name);
       this.dirtyChains.add(name);
     }
   }
@@ -147,6 +155,20 @@ export class IptablesTable {
     this.needReadBack = true;
   }
 
+  /**
+   * Start the read-back the next apply or resync will need now, so it runs
+   * while the caller is still computing (the agent's calc is synchronous
+   * work on the one thread; the save runs in its own process meanwhile).
+   * `always`: also when the belief is current (a resync reads back anyway).
+   * A prefetch that a restore overtakes is thrown away.
+   */
+  prefetch(always = false): void {
+    if (this.prefetched || (!always && !this.needReadBack)) return;
+    const text = this.executor.save(this.table);
+    text.catch(() => undefined);
+    this.prefetched = { text, restores: this.restores };
+  }
+
   desiredChainNames(): string[] {
     return [...this.desired.keys()].sort();
   }
@@ -160,8 +182,14 @@ export class IptablesTable {
     return this.desired.get(name)?.hashes;
   }
 
-  /** Program the pending changes (reading the table back first when the belief is unknown). */
-  apply(): Promise<ApplyResult> {
+  /**
+   * Program the pending changes (reading the table back first when the
+   * belief is unknown). `setsReady`: the ipsets the rules name are still
+   * being created; the restore starts at once with every other chain's
+   * lines and takes the lines naming sets (and the COMMIT) once it resolves.
+   * If it rejects, nothing is committed and apply rejects with its error.
+   */
+  apply(opts: { setsReady?: Promise<unknown> } = {}): Promise<ApplyResult> {
     return this.serialised(async () => {
       this.checkReferences();
       let readBack = false;
@@ -169,18 +197,18 @@ export class IptablesTable {
         await this.readBack();
         readBack = true;
       }
-      return this.applyWithRetry(readBack);
+      return this.applyWithRetry(readBack, opts.setsReady);
     });
   }
 
   /** Read the table back, report every difference from the desired state, and repair it. */
-  resync(): Promise<ResyncReport> {
+  resync(opts: { setsReady?: Promise<unknown> } = {}): Promise<ResyncReport> {
     return this.serialised(async () => {
       this.checkReferences();
       await this.readBack();
       const drift = describeDrift(this.table, this.desired, this.hooksDesired, this.dp);
       if (drift.length) log.warn('felix.iptables.drift', { table: this.table, drift: drift.map((d) => `${d.kind}:${d.chain}`) });
-      const apply = await this.applyWithRetry(true);
+      const apply = await this.applyWithRetry(true, opts.setsReady);
       return { table: this.table, drift, apply };
     });
   }
@@ -222,21 +250,25 @@ export class IptablesTable {
   }
 
   private async readBack(): Promise<void> {
-    const text = await this.executor.save(this.table);
+    const early = this.prefetched;
+    this.prefetched = undefined;
+    let text: string | undefined;
+    if (early && early.restores === this.restores) text = await early.text.catch(() => undefined);
+    text ??= await this.executor.save(this.table);
     this.dp = ownedStateOf(parseIptablesSave(text).get(this.table), this.prefix);
     this.needReadBack = false;
   }
 
-  private async applyWithRetry(full: boolean): Promise<ApplyResult> {
+  private async applyWithRetry(full: boolean, setsReady?: Promise<unknown>): Promise<ApplyResult> {
     try {
-      return await this.applyOnce(full, full, false);
+      return await this.applyOnce(full, full, false, setsReady);
     } catch (err) {
       if (!(err instanceof IptablesRestoreError)) throw err;
       log.warn('felix.iptables.restore_failed', { table: this.table, error: err.message }, 'reading the table back and retrying');
       this.needReadBack = true;
       await this.readBack();
       try {
-        return await this.applyOnce(true, true, true);
+        return await this.applyOnce(true, true, true, setsReady);
       } catch (err2) {
         this.needReadBack = true;
         throw err2;
@@ -244,11 +276,19 @@ export class IptablesTable {
     }
   }
 
-  private async applyOnce(full: boolean, readBack: boolean, retried: boolean): Promise<ApplyResult> {
+  private async applyOnce(full: boolean, readBack: boolean, retried: boolean, setsReady?: Promise<unknown>): Promise<ApplyResult> {
     const plan = computePlan(this.table, this.desired, this.hooksDesired, this.dp, full ? undefined : { chains: this.dirtyChains, hooks: this.dirtyHooks });
-    const input = renderRestoreInput(plan, this.desired, this.hooksDesired, this.dp);
-    if (input !== undefined) {
-      await this.executor.restore(input);
+    const split = renderRestoreInputSplit(plan, this.desired, this.hooksDesired, this.dp, setsReady ? (c) => this.namesSets.has(c) : undefined);
+    const input = split?.input;
+    if (split !== undefined && input !== undefined) {
+      this.restores++;
+      try {
+        await this.executor.restore(input, setsReady ? { early: split.early, gate: setsReady } : {});
+      } catch (err) {
+        // Aborted by the gate (or a runner failure): the restore committed nothing.
+        if (!(err instanceof IptablesRestoreError)) this.needReadBack = true;
+        throw err;
+      }
       log.debug('felix.iptables.applied', {
         table: this.table,
         rewritten: plan.rewrite.length,

@@ -8,7 +8,7 @@
  * counted, so tests can check that a driver forks per apply, not per route.
  * Tests inject a fake `CommandRunner`.
  */
-import { execa } from 'execa';
+import { spawnCommand } from '../spawn/spawner.js';
 
 export interface CommandResult {
   code: number;
@@ -22,22 +22,17 @@ export interface CommandRunner {
   run(file: string, args: string[], opts: { input?: string; timeoutMs: number }): Promise<CommandResult>;
 }
 
+/** The real runner (through the spawn helper, see spawn/spawner.ts). The name is historical. */
 export const execaRunner: CommandRunner = {
   async run(file, args, opts) {
-    const r = await execa(file, args, {
-      reject: false,
-      timeout: opts.timeoutMs,
-      ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' as const }),
-      stripFinalNewline: false,
-      maxBuffer: 512 * 1024 * 1024,
-    });
-    return {
-      code: typeof r.exitCode === 'number' ? r.exitCode : -1,
-      stdout: String(r.stdout ?? ''),
-      stderr: String(r.stderr ?? ''),
-      timedOut: r.timedOut === true,
-      command: [file, ...args].join(' '),
-    };
+    const command = [file, ...args].join(' ');
+    try {
+      const r = await spawnCommand(file, args, { timeoutMs: opts.timeoutMs, ...(opts.input !== undefined ? { input: opts.input } : {}) });
+      return { code: r.code, stdout: r.stdout, stderr: r.stderr, timedOut: r.timedOut, command };
+    } catch (err) {
+      // Not started (ENOENT, ...): a failed command, as the callers expect.
+      return { code: -1, stdout: '', stderr: err instanceof Error ? err.message : String(err), timedOut: false, command };
+    }
   },
 };
 

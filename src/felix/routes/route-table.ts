@@ -191,6 +191,9 @@ export class RouteTable {
   private everRead = false;
   private readonly pendingRepairs = new Map<string, RouteRepair>();
   private applying = false;
+  /** A full read started early (see prefetch), and the number of batches written before it started. */
+  private prefetched: { routes: Promise<Map<string, KernelRoute>>; writes: number } | undefined;
+  private writes = 0;
 
   constructor(opts: RouteTableOptions = {}) {
     this.exec = new NamespaceExec({ ...(opts.netns !== undefined ? { netns: opts.netns } : {}), ...(opts.runner ? { runner: opts.runner } : {}) });
@@ -280,6 +283,45 @@ export class RouteTable {
     this.replaceClass(cls, next);
   }
 
+  /**
+   * Change a few routes of a class in place: `upserts` replace the class's
+   * route with the same key, `removals` drop routes by key. Costs only what
+   * it touches (one workload among thousands), unlike setRoutes, which
+   * walks the whole class. A class listing one key twice is the caller's
+   * business here (no ECMP merge).
+   */
+  changeRoutes(
+    cls: RouteClass,
+    upserts: readonly RouteSpec[],
+    removals: ReadonlyArray<Pick<RouteSpec, 'dst' | 'table' | 'metric' | 'tos'>> = [],
+  ): RouteRejection[] {
+    if (!ROUTE_CLASS_PRECEDENCE.includes(cls)) throw new RangeError(`unknown route class "${cls}"`);
+    let m = this.byClass.get(cls);
+    if (!m) this.byClass.set(cls, (m = new Map()));
+    const rejected: RouteRejection[] = [];
+    const touched = new Set<string>();
+    for (const k of removals) {
+      const key = routeKey(normaliseRoute({ dst: k.dst, table: k.table, metric: k.metric, tos: k.tos, type: 'blackhole' }, this.protocolByClass[cls]));
+      if (m.delete(key)) touched.add(key);
+    }
+    const cache = this.specCache.get(cls);
+    for (const spec of upserts) {
+      try {
+        const sk = specKey(spec);
+        const r = cache?.get(sk) ?? normaliseRoute(spec, this.protocolByClass[cls]);
+        const key = routeKey(r);
+        const o = m.get(key);
+        m.set(key, r);
+        if (!o || !routeMatches(o, r) || !routeMatches(r, o)) touched.add(key);
+      } catch (err) {
+        rejected.push({ spec, error: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    for (const key of touched) this.resolve(key);
+    if (rejected.length) this.log.warn('felix.routes.rejected', { class: cls, count: rejected.length, first: rejected[0]!.error });
+    return rejected;
+  }
+
   private replaceClass(cls: RouteClass, next: Map<string, KernelRoute>): void {
     const old = this.byClass.get(cls) ?? new Map<string, KernelRoute>();
     this.byClass.set(cls, next);
@@ -315,6 +357,18 @@ export class RouteTable {
   /** Make the next apply() read back every route of ours first (drift repair). */
   requestResync(): void {
     this.needFullRead = true;
+  }
+
+  /**
+   * Start the full read the next apply() needs (first apply, resync) now,
+   * so it runs while the caller is still computing. Thrown away if a batch
+   * is written before it is used.
+   */
+  prefetch(): void {
+    if (this.prefetched || !this.needFullRead) return;
+    const routes = this.readOwned();
+    routes.catch(() => undefined);
+    this.prefetched = { routes, writes: this.writes };
   }
 
   /** Who wins `key` now, written into the tracker. */
@@ -367,7 +421,10 @@ export class RouteTable {
 
   /** Full read-back: replace the belief, note what drifted. */
   private async resync(report: RouteApplyReport): Promise<void> {
-    const actual = await this.readOwned();
+    const early = this.prefetched;
+    this.prefetched = undefined;
+    let actual = early && early.writes === this.writes ? await early.routes.catch(() => undefined) : undefined;
+    actual ??= await this.readOwned();
     this.pendingRepairs.clear();
     const desired = this.tracker.desired;
     if (this.everRead) {
@@ -463,6 +520,7 @@ export class RouteTable {
     if (ops.length === 0) return false;
     const lines = ops.map((o) => (o.kind === 'write' ? renderWrite(o.route, o.op!) : renderDelete(o.route)));
     report.lines += lines.length;
+    this.writes++;
     const res = await this.exec.ipBatch(lines, { force: true });
     if (res.timedOut) {
       // Unknown outcome: believe nothing until a full read.

@@ -9,6 +9,7 @@ import { FelixAgent } from '../../../../src/felix/agent/agent.js';
 import { computeDesiredState } from '../../../../src/felix/calc/desired.js';
 import { FelixInput } from '../../../../src/felix/calc/input.js';
 import { renderRules } from '../../../../src/felix/iptables/hash.js';
+import type { IptablesTable } from '../../../../src/felix/iptables/table.js';
 import { normaliseRoute, routeKey, ROUTE_CLASS_PRECEDENCE } from '../../../../src/felix/routes/model.js';
 import { fakeKernel, type FakeKernel } from './fake-kernel.js';
 import { globalDenyAll, ingressPolicy, pool, wep } from './fixtures.js';
@@ -25,7 +26,7 @@ function rng(seed: number): () => number {
 }
 
 function assertSameAsOneShot(agent: FelixAgent, k: FakeKernel, input: FelixInput, where: string): void {
-  const want = computeDesiredState(input);
+  const want = computeDesiredState(input, { ipv6: agent.stats().ipv6.enabled });
   const d = k.drivers;
   for (const cls of ROUTE_CLASS_PRECEDENCE) {
     const got = d.routes.routesOf(cls).map((r) => routeKey(r) + JSON.stringify(r.nextHops)).sort();
@@ -37,6 +38,15 @@ function assertSameAsOneShot(agent: FelixAgent, k: FakeKernel, input: FelixInput
     const t = d.tables[name];
     assert.deepEqual(t.desiredChainNames(), table.chains.map((c) => c.name).sort(), `${where}: ${name} chains`);
     for (const c of table.chains) assert.deepEqual(t.desiredHashes(c.name), renderRules(c.name, c.rules).hashes, `${where}: ${name} ${c.name}`);
+  }
+  if (d.tables6) {
+    // ip6tables hold exactly the IPv6 ruleset while IPv6 is in use, nothing of tabby's otherwise.
+    for (const name of ['filter', 'nat'] as const) {
+      const t6: IptablesTable = d.tables6[name];
+      const table = want.tables6?.[name];
+      assert.deepEqual(t6.desiredChainNames(), (table?.chains ?? []).map((c) => c.name).sort(), `${where}: ip6tables ${name} chains`);
+      for (const c of table?.chains ?? []) assert.deepEqual(t6.desiredHashes(c.name), renderRules(c.name, c.rules, 6).hashes, `${where}: ip6tables ${name} ${c.name}`);
+    }
   }
   assert.deepEqual(d.ipsets.desiredNames(), want.ipsets.map((s) => s.name).sort(), `${where}: ipsets`);
   for (const s of want.ipsets) assert.deepEqual([...d.ipsets.desiredMembers(s.name)!].sort(), [...s.members].sort(), `${where}: members of ${s.name}`);
@@ -64,11 +74,12 @@ describe('felix agent (fake kernel): incremental calc', () => {
     assert.deepEqual(k.calls.slice(n), [], 'an idle pass spawns no process');
   });
 
-  it('after any sequence of changes the drivers hold exactly the one-shot desired state', async function () {
+  for (const ipv6 of [false, true]) it(`after any sequence of changes the drivers hold exactly the one-shot desired state${ipv6 ? ' (IPv6 workloads come and go)' : ''}`, async function () {
     this.timeout(60_000);
-    const rand = rng(20261122);
+    const rand = rng(ipv6 ? 20261123 : 20261122);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
-    const k = fakeKernel();
+    const k = fakeKernel({ ipv6 });
+    const seen = new Set<boolean>();
     const input = new FelixInput();
     const agent = await FelixAgent.create({ input, drivers: k.drivers, resyncIntervalMs: 0 });
     input.setNode({ name: 'h1', address: '172.31.0.1/24', vxlanTunnelAddress: '10.65.1.0' });
@@ -82,7 +93,9 @@ describe('felix agent (fake kernel): incremental calc', () => {
       const i = Math.floor(rand() * 40);
       const node = pick(nodes);
       if (op < 0.45) {
-        input.setWorkloadEndpoint(wep({ node, pod: `w${i}`, iface: `cali${String(i).padStart(11, '0')}`, ips: [`10.65.${node === 'h1' ? 1 : 2}.${i + 1}`], labels: pick(labels) }));
+        const v4 = `10.65.${node === 'h1' ? 1 : 2}.${i + 1}`;
+        const ips = ipv6 && rand() < 0.4 ? [v4, `fd00:65:${node === 'h1' ? 1 : 2}::${(i + 1).toString(16)}`] : [v4];
+        input.setWorkloadEndpoint(wep({ node, pod: `w${i}`, iface: `cali${String(i).padStart(11, '0')}`, ips, labels: pick(labels) }));
       } else if (op < 0.65) {
         input.removeWorkloadEndpoint('default', `${node}-k8s-w${i}-eth0`);
       } else if (op < 0.72) {
@@ -107,7 +120,10 @@ describe('felix agent (fake kernel): incremental calc', () => {
         const r = await agent.apply();
         assert.equal(r.skipped, undefined);
         assertSameAsOneShot(agent, k, input, `step ${step}`);
+        seen.add(agent.stats().ipv6.active);
       }
     }
+    // The IPv6 run went through IPv6 coming into use and going out of it.
+    assert.deepEqual([...seen].sort(), ipv6 ? [false, true] : [false]);
   });
 });

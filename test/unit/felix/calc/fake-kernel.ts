@@ -25,7 +25,8 @@ export interface FakeKernel {
 
 const quietLog = { debug() {}, info() {}, warn() {}, error() {} };
 
-export function fakeKernel(): FakeKernel {
+/** `ipv6`: with ip6tables drivers (the agent then programs IPv6 when the input uses it). */
+export function fakeKernel(opts: { ipv6?: boolean } = {}): FakeKernel {
   const calls: string[] = [];
   const ip: IpRunner = {
     async run(file, args, opts) {
@@ -59,10 +60,13 @@ export function fakeKernel(): FakeKernel {
   };
   const executor = new IptablesExecutor(ipt, 'nft', 4);
   const tables = Object.fromEntries(TABLE_NAMES.map((t) => [t, new IptablesTable({ table: t, executor })])) as Record<TableName, IptablesTable>;
+  const executor6 = new IptablesExecutor(ipt, 'nft', 6);
+  const tables6 = Object.fromEntries(TABLE_NAMES.map((t) => [t, new IptablesTable({ table: t, executor: executor6 })])) as Record<TableName, IptablesTable>;
   const drivers: FelixDrivers = {
     routes: new RouteTable({ runner: ip }),
     interfaces: new InterfaceManager({ runner: ip, proc: { read: async () => new Map(), write: async () => [] } }),
     tables,
+    ...(opts.ipv6 ? { tables6 } : {}),
     ipsets: new IpSets({ runner: ipt }),
     ipip: new IpipManager({ runner: tool, log: quietLog }),
     vxlan: new VxlanManager({ runner: tool, log: quietLog }),

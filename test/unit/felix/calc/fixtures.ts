@@ -25,7 +25,7 @@ export function wep(o: WepOptions): WorkloadEndpoint {
     node: o.node,
     pod: o.pod,
     endpoint: 'eth0',
-    ipNetworks: o.ips.map((ip) => (ip.includes('/') ? ip : `${ip}/32`)),
+    ipNetworks: o.ips.map((ip) => (ip.includes('/') ? ip : ip.includes(':') ? `${ip}/128` : `${ip}/32`)),
     profiles: o.profiles ?? [`kns.${namespace}`],
     interfaceName: o.iface,
     ports: [],

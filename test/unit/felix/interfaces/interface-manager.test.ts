@@ -40,6 +40,10 @@ class FakeHost implements CommandRunner, ProcAccess {
     const err: string[] = [];
     lines.forEach((line, i) => {
       const t = line.split(' ');
+      if (line === 'route show table local type local') {
+        out += JSON.stringify([...this.links].flatMap(([n, l]) => l.v4.map(([a]) => ({ type: '2', dst: a, dev: n })))) + '\n';
+        return;
+      }
       const name = t[t.indexOf('dev') + 1]!;
       const l = this.links.get(name);
       if (!l) {

@@ -37,11 +37,11 @@ describe('felix/iptables hashes and read-back', () => {
     });
 
     it('match the tags the kernel holds for the same rules (fixture)', () => {
-      assert.deepEqual(renderRules('tabby-INPUT', TABBY_INPUT).hashes, ['cwUKKOpQU88LdiFt', 'mhWzBtTT9Kj9IfrN']);
-      assert.deepEqual(renderRules('FORWARD', [{ action: { type: 'jump', target: 'tabby-FORWARD' } }]).hashes, ['T0WaP-qwbwBqoLw3']);
+      assert.deepEqual(renderRules('tabby-INPUT', TABBY_INPUT).hashes, ['HZr2TX2fFh9R5blZ', 'YYNdttEGdgt0G3Dx']);
+      assert.deepEqual(renderRules('FORWARD', [{ action: { type: 'jump', target: 'tabby-FORWARD' } }]).hashes, ['zXud4xcvyqM2DVdC']);
       const nat = renderRules('tabby-nat-outgoing', [{ match: { source: '10.65.0.0/16', notDestination: '10.65.0.0/16' }, action: { type: 'masquerade', fullyRandom: true } }]);
-      assert.deepEqual(nat.hashes, ['D821LSRFxL_7l36L']);
-      assert.equal(nat.specs[0], '-m comment --comment "tabby:D821LSRFxL_7l36L" -s 10.65.0.0/16 ! -d 10.65.0.0/16 -j MASQUERADE --random-fully');
+      assert.deepEqual(nat.hashes, ['fLBqyaS1e_Kf49Vc']);
+      assert.equal(nat.specs[0], '-m comment --comment "tabby:fLBqyaS1e_Kf49Vc" -s 10.65.0.0/16 ! -d 10.65.0.0/16 -j MASQUERADE --random-fully');
     });
   });
 
@@ -63,11 +63,11 @@ describe('felix/iptables hashes and read-back', () => {
         const st = ownedStateOf(parseIptablesSave(text).get('filter'));
         assert.deepEqual([...st.chains.keys()].sort(), ['tabby-FORWARD', 'tabby-INPUT', 'tabby-to-wl-dispatch', 'tabby-tw-cali1234567890a']);
         // The foreign rule someone appended inside tabby-INPUT has no tag.
-        assert.deepEqual(st.chains.get('tabby-INPUT'), ['cwUKKOpQU88LdiFt', 'mhWzBtTT9Kj9IfrN', null]);
+        assert.deepEqual(st.chains.get('tabby-INPUT'), ['HZr2TX2fFh9R5blZ', 'YYNdttEGdgt0G3Dx', null]);
         assert.equal(st.chains.get('tabby-tw-cali1234567890a')!.length, 4);
         // Hook in INPUT sits below a foreign rule (index 1); FORWARD's is on top.
         assert.deepEqual(st.hooks.get('INPUT'), [{ hash: 'RK4xtS8h7C1rZCSu', spec: '-m comment --comment "tabby:RK4xtS8h7C1rZCSu" -j tabby-INPUT', index: 1 }]);
-        assert.deepEqual(st.hooks.get('FORWARD')!.map((h) => [h.hash, h.index]), [['T0WaP-qwbwBqoLw3', 0]]);
+        assert.deepEqual(st.hooks.get('FORWARD')!.map((h) => [h.hash, h.index]), [['zXud4xcvyqM2DVdC', 0]]);
         assert.equal(st.hooks.has('OUTPUT'), false);
         assert.equal(st.foreignRefs.size, 0, 'no foreign rule jumps into a tabby chain');
         assert.equal([...st.chains.keys()].includes('FOREIGN-FWD'), false);
@@ -76,7 +76,7 @@ describe('felix/iptables hashes and read-back', () => {
       it(`${label}: nat, raw and mangle`, () => {
         const tables = parseIptablesSave(text);
         const nat = ownedStateOf(tables.get('nat'));
-        assert.deepEqual(nat.chains.get('tabby-nat-outgoing'), ['D821LSRFxL_7l36L']);
+        assert.deepEqual(nat.chains.get('tabby-nat-outgoing'), ['fLBqyaS1e_Kf49Vc']);
         assert.deepEqual(nat.hooks.get('POSTROUTING')!.map((h) => h.hash), ['3d2q4tYrrINEXpp6']);
         assert.deepEqual(ownedStateOf(tables.get('raw')).chains.get('tabby-PREROUTING'), ['vAmX0XvaDYhYqE-R']);
         assert.deepEqual(ownedStateOf(tables.get('mangle')).chains.get('tabby-mangle-PRE'), ['QrPa-9C_yRs-ROPw']);

@@ -24,7 +24,7 @@ import {
   PolicyDataplane,
   policyResourcesFrom,
 } from '../../../../src/policy/index.js';
-import { parseDocs, policyDoc, syntheticCluster, workloadEndpointDoc } from './fixtures.js';
+import { manyEndpoints, parseDocs, policyDoc, syntheticCluster, workloadEndpointDoc } from './fixtures.js';
 
 const NODES = ['n1', 'n2'];
 const NS = 3;
@@ -154,6 +154,112 @@ describe('policy compiler: incremental updates', () => {
       }
       if (step % 10 === 9) assert.equal(formatRuleset(calc.ruleset()), formatRuleset(compilePolicy(state, { nodeName: 'n1' })), `after step ${step}`);
     }
+  });
+});
+
+describe('policy compiler: ruleset() reuses its work', () => {
+  /** Host endpoint on n1 (interface eth-N), optionally clashing with another by interface. */
+  function hostEndpoint(i: number, iface: string, labels: Record<string, string>): Resource {
+    return parseDocs([{ apiVersion: 'projectcalico.org/v3', kind: 'HostEndpoint', metadata: { name: `hep${i}`, labels }, spec: { node: 'n1', interfaceName: iface, profiles: [] } }])[0]!;
+  }
+
+  it('after every single update equals a fresh compile (workloads, clashes, host endpoints, policy order, profiles, deletes)', () => {
+    // 70 workloads on n1 and n2: enough for the dispatch tree (>= 32 local).
+    let state = syntheticCluster({ endpoints: 70, policies: 12, nodes: NODES, namespaces: NS });
+    const calc = new PolicyCalculator({ nodeName: 'n1' }).replaceAll(policyResourcesFrom(state));
+    let seed = 11;
+    const rnd = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    const apps = ['web', 'api', 'db', 'cache'];
+    const key = (x: Resource) => `${x.kind}|${(x.metadata as { namespace?: string }).namespace ?? ''}|${x.metadata.name}`;
+    const put = (r: Resource) => {
+      state = [...state.filter((x) => key(x) !== key(r)), r];
+      calc.upsert(r);
+    };
+    let last = calc.ruleset();
+    for (let step = 0; step < 300; step++) {
+      const op = rnd(10);
+      if (op <= 2) {
+        const i = rnd(70);
+        put(parseDocs([workloadEndpointDoc(i, NODES[rnd(2)]!, NS, { app: apps[rnd(4)]!, shard: `s${rnd(10)}`, version: rnd(2) ? 'v1' : 'v2' })])[0]!);
+      } else if (op === 3) {
+        if (rnd(2) === 0) {
+          put(parseDocs([policyDoc(rnd(14), NS, rnd(3))])[0]!);
+        } else {
+          // A global policy selecting nearly everything: only its order, types or
+          // applyOnForward change (endpoint chains change, its own chains may not).
+          const types = [['Ingress'], ['Egress'], ['Ingress', 'Egress']][rnd(3)]!;
+          put(
+            parseDocs([
+              {
+                apiVersion: 'projectcalico.org/v3',
+                kind: 'GlobalNetworkPolicy',
+                metadata: { name: 'gall' },
+                spec: { order: rnd(20), selector: 'has(app)', types, applyOnForward: rnd(2) === 0, ingress: [{ action: 'Pass' }], egress: [{ action: 'Pass' }] },
+              },
+            ])[0]!,
+          );
+        }
+      } else if (op === 4) {
+        const pols = state.filter((x) => x.kind === 'NetworkPolicy' || x.kind === 'GlobalNetworkPolicy');
+        const victim = pols[rnd(Math.max(1, pols.length))];
+        if (victim) {
+          state = state.filter((x) => x !== victim);
+          calc.remove(victim.kind, victim.metadata.name, (victim.metadata as { namespace?: string }).namespace);
+        }
+      } else if (op === 5) {
+        put(namespaceProfile(`ns${rnd(NS)}`, { env: `e${rnd(4)}` }));
+      } else if (op === 6) {
+        // A workload removed (its interface, chains and set members go).
+        const weps = state.filter((x) => x.kind === 'WorkloadEndpoint');
+        const victim = weps[rnd(weps.length)]!;
+        state = state.filter((x) => x !== victim);
+        calc.remove('WorkloadEndpoint', victim.metadata.name, (victim.metadata as { namespace: string }).namespace);
+      } else if (op === 7) {
+        // A second endpoint claiming an existing workload's interface (the first key wins).
+        const weps = state.filter((x) => x.kind === 'WorkloadEndpoint' && (x.spec as { node: string }).node === 'n1');
+        const victim = weps[rnd(weps.length)];
+        if (victim) {
+          const doc = workloadEndpointDoc(200 + rnd(3), 'n1', NS);
+          (doc.spec as { interfaceName: string }).interfaceName = (victim.spec as { interfaceName: string }).interfaceName;
+          put(parseDocs([doc])[0]!);
+        }
+      } else if (op === 8) {
+        put(hostEndpoint(rnd(3), rnd(4) === 0 ? '*' : `eth${rnd(3)}`, { app: apps[rnd(4)]! }));
+      } else {
+        const heps = state.filter((x) => x.kind === 'HostEndpoint');
+        const victim = heps[rnd(Math.max(1, heps.length))];
+        if (victim) {
+          state = state.filter((x) => x !== victim);
+          calc.remove('HostEndpoint', victim.metadata.name);
+        }
+      }
+      const rs = calc.ruleset();
+      assert.equal(formatRuleset(rs), formatRuleset(compilePolicy(state, { nodeName: 'n1' })), `after step ${step} (op ${op})`);
+      assert.deepEqual(rs.endpoints, compilePolicy(state, { nodeName: 'n1' }).endpoints, `endpoints after step ${step}`);
+      assert.deepEqual(rs.warnings, compilePolicy(state, { nodeName: 'n1' }).warnings, `warnings after step ${step}`);
+      last = rs;
+    }
+    // Nothing changed: the very same ruleset object.
+    assert.equal(calc.ruleset(), last);
+  });
+
+  it('one workload added among many: the other endpoints keep their chain objects', () => {
+    const res = manyEndpoints(200, 6);
+    const calc = new PolicyCalculator({ nodeName: 'n1' }).replaceAll(policyResourcesFrom(res));
+    const before = calc.ruleset();
+    const byName = new Map(before.chains.map((c) => [c.name, c]));
+    const extra = parseDocs([workloadEndpointDoc(999, 'n1', 2)])[0]!;
+    calc.upsert(extra);
+    const after = calc.ruleset();
+    const fresh = after.chains.filter((c) => byName.get(c.name) !== c).map((c) => c.name);
+    const iface = after.endpoints.find((e) => e.key.endsWith('/n1-k8s-w999-eth0'))!.iface;
+    // Its two endpoint chains, and the two dispatch sub-chains its interface falls in (plus nothing else).
+    assert.deepEqual(fresh.filter((n) => n.includes(iface)).sort(), [`tabby-fw-${iface}`, `tabby-tw-${iface}`]);
+    assert.equal(fresh.length, 4, fresh.join(', '));
+    assert.equal(formatRuleset(after), formatRuleset(compilePolicy([...res, extra], { nodeName: 'n1' })));
   });
 });
 
