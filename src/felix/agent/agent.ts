@@ -57,7 +57,7 @@
  * unknown interfaces stay dropped) until the next agent adopts it.
  */
 import type { RouteClass } from '../routes/model.js';
-import type { RouteApplyReport } from '../routes/route-table.js';
+import type { RouteApplyReport, RouteRepair } from '../routes/route-table.js';
 import type { IptablesTable } from '../iptables/table.js';
 import { TABLE_NAMES, type TableName } from '../iptables/model.js';
 import type { InterfaceApplyReport } from '../interfaces/interface-manager.js';
@@ -742,6 +742,11 @@ export class FelixAgent {
       }
       const r = await d.routes.apply();
       mark('routes');
+      // Workload routes of ours found in the kernel but no longer desired
+      // (workloads deleted while the agent was down, seen on the first
+      // read-back, or by a resync): their flows go too, as for a removal.
+      const gone = removedWorkloadAddresses(r.repairs, this.prefix);
+      if (gone.length) d.conntrack?.flush(gone);
       // Released addresses: no route leads to their old interface now, so
       // their flows can go without a packet recreating them there.
       if (d.conntrack && d.conntrack.pendingCount > 0) {
@@ -805,3 +810,14 @@ function isTempSet(name: string): boolean {
   return name.startsWith('tabby-t-');
 }
 
+/** Addresses of removed host routes (/32, /128) that pointed at a workload interface. */
+export function removedWorkloadAddresses(repairs: readonly RouteRepair[], interfacePrefix: string): string[] {
+  const out: string[] = [];
+  for (const x of repairs) {
+    if (x.kind !== 'removed' || !x.dst || !x.devs?.some((dev) => dev.startsWith(interfacePrefix))) continue;
+    const [addr, len] = x.dst.split('/');
+    const host = len === undefined || len === (addr!.includes(':') ? '128' : '32');
+    if (host) out.push(addr!);
+  }
+  return out;
+}

@@ -7,7 +7,10 @@
  * ESTABLISHED entry is accepted before any policy is looked at, so it would
  * receive the old peers' packets). Felix deletes them when it removes a
  * workload's route; so does this driver, after the routes pass of the same
- * agent pass (no packet is routed to the old interface any more).
+ * agent pass (no packet is routed to the old interface any more). A
+ * workload deleted while the agent was down is found the same way: its /32
+ * (/128) route to a workload interface is still in the kernel with our
+ * protocol, the first read-back removes it, and its address is flushed.
  *
  * As Felix: every flow of the address is found through the original source
  * (the workload started it) or the reply source (it was the destination,

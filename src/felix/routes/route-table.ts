@@ -103,6 +103,9 @@ export interface RouteRepair {
   route: string;
   /** For `corrected`: what the kernel had. */
   found?: string;
+  /** For `removed`: the destination and the devices the kernel route used. */
+  dst?: string;
+  devs?: string[];
 }
 
 export interface RouteRejection {
@@ -440,7 +443,7 @@ export class RouteTable {
     }
     for (const [key, a] of actual) {
       const d = desired.get(key);
-      if (!d) this.pendingRepairs.set(key, { kind: 'removed', route: describeRoute(a) });
+      if (!d) this.pendingRepairs.set(key, { kind: 'removed', route: describeRoute(a), dst: a.dst, devs: a.nextHops.flatMap((h) => (h.dev !== undefined ? [h.dev] : [])) });
       else if (!this.everRead) {
         if (routeMatches(d.route, a)) report.adopted++;
         else this.pendingRepairs.set(key, { kind: 'corrected', route: describeRoute(d.route), found: describeRoute(a) });

@@ -97,4 +97,22 @@ describe('felix agent lab: conntrack flows of released workload addresses', func
     const r = await agent.apply();
     assert.equal(r.conntrack, undefined);
   });
+
+  it('a workload removed while the agent was down: the restarted agent removes its route and its flows', async () => {
+    const c = w.c!;
+    const now = '10.65.1.50'; // c's address since the previous test
+    const p = await udpProbe(w.b!.netns, now, 8081, { timeoutMs: 2000 });
+    assert.equal(p.ok, true, p.detail);
+    assert.ok((await flows(now)).length > 0, 'b -> c tracked');
+    await agent.stop();
+    input.removeWorkloadEndpoint('default', wepOf(c, now).metadata.name);
+    agent = await FelixAgent.create({ input, netns: h1.netns, resyncIntervalMs: 0 });
+    const r = await agent.apply();
+    assert.equal(r.routes!.repairCounts.removed, 1, JSON.stringify(r.routes!.repairs));
+    assert.deepEqual(r.conntrack?.flushed, [now]);
+    assert.deepEqual(await flows(now), []);
+    // b itself was untouched: its route and its traffic to the host stay.
+    const b = await run('ip', ['-n', h1.netns, 'route', 'show', `${w.b!.ip}/32`]);
+    assert.match(b.stdout, new RegExp(w.b!.hostIface));
+  });
 });

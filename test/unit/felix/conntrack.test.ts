@@ -76,3 +76,22 @@ describe('felix/conntrack: ConntrackCleaner', () => {
     assert.equal(c.pendingCount, 0);
   });
 });
+
+describe('felix conntrack: addresses of removed workload routes (restart, resync)', () => {
+  it('host routes to a workload interface only, both families', async () => {
+    const { removedWorkloadAddresses } = await import('../../../src/felix/agent/agent.js');
+    const got = removedWorkloadAddresses(
+      [
+        { kind: 'removed', route: '', dst: '10.65.1.5/32', devs: ['cali1234'] },
+        { kind: 'removed', route: '', dst: 'fd00:65::5/128', devs: ['cali5678'] },
+        { kind: 'removed', route: '', dst: '10.65.1.0/26', devs: [] },
+        { kind: 'removed', route: '', dst: '10.65.2.0/26', devs: ['eth0'] },
+        { kind: 'removed', route: '', dst: '10.65.1.9/32', devs: ['vxlan.tabby'] },
+        { kind: 'restored', route: '', dst: '10.65.1.7/32', devs: ['cali9'] },
+        { kind: 'removed', route: '10.65.1.8/32 dev cali0 proto 80' },
+      ],
+      'cali',
+    );
+    assert.deepEqual(got, ['10.65.1.5', 'fd00:65::5']);
+  });
+});
