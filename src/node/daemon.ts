@@ -27,7 +27,7 @@ import { logger } from '../util/log.js';
 import { BgpRunner } from './bgp-runner.js';
 import { ControlServer } from './control.js';
 import { DatastoreSync, type DatastoreChange } from './datastore-sync.js';
-import { blocksOf, FelixFeed, learnedRoutesOf } from './felix-feed.js';
+import { blocksOf, borrowedByNode, FelixFeed, learnedRoutesOf } from './felix-feed.js';
 import { deriveNodeBgp } from './bgp-wiring.js';
 import { desiredNodeFields, detectIdentity, mergeNode, registerNode, type HostIdentity } from './registration.js';
 import { DaemonObservability } from './observability.js';
@@ -61,6 +61,8 @@ export class Daemon {
   private bestPaths: ReadonlyMap<string, readonly string[]> = new Map();
   private tunnelWork: Promise<void> = Promise.resolve();
   private bgpProblems: string[] = [];
+  /** Service ranges whose learned routes stay out of the kernel. */
+  private kernelReject: string[] = [];
   /**
    * Learned routes found in the kernel at start (a restart): kept in the
    * learned set until BGP has converged, so the first dataplane pass after a
@@ -247,11 +249,18 @@ export class Daemon {
 
   private async applyBgp(): Promise<void> {
     if (!this.bgp || !this.sync || this.stopped) return;
-    const derived = deriveNodeBgp(this.cfg, this.identity!, this.sync, blocksOf(this.feed!.blocks(), this.cfg.nodeName));
+    const blocks = this.feed!.blocks();
+    const derived = deriveNodeBgp(this.cfg, this.identity!, this.sync, blocksOf(blocks, this.cfg.nodeName), borrowedByNode(blocks).get(this.cfg.nodeName) ?? []);
     if (JSON.stringify(derived.problems) !== JSON.stringify(this.bgpProblems)) {
       for (const p of derived.problems) log.warn('node.bgp.problem', { problem: p });
       this.bgpProblems = derived.problems;
     }
+    if (JSON.stringify(derived.kernelReject) !== JSON.stringify(this.kernelReject)) {
+      this.kernelReject = derived.kernelReject;
+      this.pushLearned();
+    }
+    // No config at all (the problems say why): the running speaker keeps the last good one.
+    if (!derived.config) return;
     try {
       await this.bgp.apply(derived.config, derived.types);
     } catch (err) {
@@ -273,7 +282,7 @@ export class Daemon {
       for (const [k, v] of this.bestPaths) merged.set(k, v);
       all = merged;
     }
-    this.input.setLearnedRoutes(learnedRoutesOf(all, local, self));
+    this.input.setLearnedRoutes(learnedRoutesOf(all, local, self, this.kernelReject));
   }
 
   /** Read back the gateway routes of our protocol on the uplink: what the previous run had learned. */

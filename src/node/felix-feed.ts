@@ -10,6 +10,7 @@ import type { FelixInput } from '../felix/calc/input.js';
 import type { FelixNode, LearnedRoute, RemoteNodeInput } from '../felix/calc/types.js';
 import type { BlockValue } from '../ipam/types.js';
 import { affinityNode, cidrOfBlockName, KIND_BLOCK } from '../ipam/keys.js';
+import { ip } from '../datastore/resources/index.js';
 import type { DatastoreChange, DatastoreSync } from './datastore-sync.js';
 
 /** A block as read from the store: its CIDR and value. */
@@ -95,10 +96,21 @@ export function felixNodeOf(name: string, address: string, node: Node | undefine
 }
 
 /** BGP best paths -> the routes the route manager should install (never our own blocks, never via ourselves). */
-export function learnedRoutesOf(best: ReadonlyMap<string, readonly string[]>, localBlocks: ReadonlySet<string>, selfAddresses: ReadonlySet<string>): LearnedRoute[] {
+export function learnedRoutesOf(
+  best: ReadonlyMap<string, readonly string[]>,
+  localBlocks: ReadonlySet<string>,
+  selfAddresses: ReadonlySet<string>,
+  /** Service ranges: every node answers for them itself, so learned routes inside them stay out of the kernel (Calico's kernel filter). */
+  rejectRanges: readonly string[] = [],
+): LearnedRoute[] {
+  const reject = rejectRanges.map((c) => ip.parseCidr(c)).filter((c): c is ip.IpNet => c !== undefined);
   const out: LearnedRoute[] = [];
   for (const [dst, hops] of best) {
     if (localBlocks.has(dst)) continue;
+    if (reject.length) {
+      const net = ip.parseCidr(dst);
+      if (net && reject.some((r) => r.prefixLength <= net.prefixLength && ip.cidrsOverlap(r, net))) continue;
+    }
     const via = hops.filter((h) => !selfAddresses.has(h));
     if (via.length) out.push({ dst, via });
   }
